@@ -1,0 +1,158 @@
+from proto.sealchain.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Consistency(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CONSISTENCY_LINEARIZABLE: _ClassVar[Consistency]
+    CONSISTENCY_LOCAL: _ClassVar[Consistency]
+CONSISTENCY_LINEARIZABLE: Consistency
+CONSISTENCY_LOCAL: Consistency
+
+class PutRequest(_message.Message):
+    __slots__ = ("map", "key", "value", "no_wait", "expected_version")
+    MAP_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    NO_WAIT_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    map: str
+    key: bytes
+    value: bytes
+    no_wait: bool
+    expected_version: int
+    def __init__(self, map: _Optional[str] = ..., key: _Optional[bytes] = ..., value: _Optional[bytes] = ..., no_wait: _Optional[bool] = ..., expected_version: _Optional[int] = ...) -> None: ...
+
+class DeleteRequest(_message.Message):
+    __slots__ = ("map", "key", "no_wait")
+    MAP_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    NO_WAIT_FIELD_NUMBER: _ClassVar[int]
+    map: str
+    key: bytes
+    no_wait: bool
+    def __init__(self, map: _Optional[str] = ..., key: _Optional[bytes] = ..., no_wait: _Optional[bool] = ...) -> None: ...
+
+class WriteResponse(_message.Message):
+    __slots__ = ("txid", "status")
+    TXID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    txid: _common_pb2.TxId
+    status: _common_pb2.TxStatus
+    def __init__(self, txid: _Optional[_Union[_common_pb2.TxId, _Mapping]] = ..., status: _Optional[_Union[_common_pb2.TxStatus, str]] = ...) -> None: ...
+
+class GetRequest(_message.Message):
+    __slots__ = ("map", "key", "consistency")
+    MAP_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_FIELD_NUMBER: _ClassVar[int]
+    map: str
+    key: bytes
+    consistency: Consistency
+    def __init__(self, map: _Optional[str] = ..., key: _Optional[bytes] = ..., consistency: _Optional[_Union[Consistency, str]] = ...) -> None: ...
+
+class GetResponse(_message.Message):
+    __slots__ = ("found", "value", "version", "txid")
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    TXID_FIELD_NUMBER: _ClassVar[int]
+    found: bool
+    value: bytes
+    version: int
+    txid: _common_pb2.TxId
+    def __init__(self, found: _Optional[bool] = ..., value: _Optional[bytes] = ..., version: _Optional[int] = ..., txid: _Optional[_Union[_common_pb2.TxId, _Mapping]] = ...) -> None: ...
+
+class ScanRequest(_message.Message):
+    __slots__ = ("map", "prefix", "limit", "consistency")
+    MAP_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_FIELD_NUMBER: _ClassVar[int]
+    map: str
+    prefix: bytes
+    limit: int
+    consistency: Consistency
+    def __init__(self, map: _Optional[str] = ..., prefix: _Optional[bytes] = ..., limit: _Optional[int] = ..., consistency: _Optional[_Union[Consistency, str]] = ...) -> None: ...
+
+class KeyValue(_message.Message):
+    __slots__ = ("key", "value", "version")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    key: bytes
+    value: bytes
+    version: int
+    def __init__(self, key: _Optional[bytes] = ..., value: _Optional[bytes] = ..., version: _Optional[int] = ...) -> None: ...
+
+class ScanResponse(_message.Message):
+    __slots__ = ("entries", "txid", "truncated")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    TXID_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[KeyValue]
+    txid: _common_pb2.TxId
+    truncated: bool
+    def __init__(self, entries: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ..., txid: _Optional[_Union[_common_pb2.TxId, _Mapping]] = ..., truncated: _Optional[bool] = ...) -> None: ...
+
+class CallRequest(_message.Message):
+    __slots__ = ("procedure", "args", "no_wait")
+    PROCEDURE_FIELD_NUMBER: _ClassVar[int]
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    NO_WAIT_FIELD_NUMBER: _ClassVar[int]
+    procedure: str
+    args: bytes
+    no_wait: bool
+    def __init__(self, procedure: _Optional[str] = ..., args: _Optional[bytes] = ..., no_wait: _Optional[bool] = ...) -> None: ...
+
+class CallResponse(_message.Message):
+    __slots__ = ("txid", "status", "result")
+    TXID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    txid: _common_pb2.TxId
+    status: _common_pb2.TxStatus
+    result: bytes
+    def __init__(self, txid: _Optional[_Union[_common_pb2.TxId, _Mapping]] = ..., status: _Optional[_Union[_common_pb2.TxStatus, str]] = ..., result: _Optional[bytes] = ...) -> None: ...
+
+class TxStatusRequest(_message.Message):
+    __slots__ = ("txid",)
+    TXID_FIELD_NUMBER: _ClassVar[int]
+    txid: _common_pb2.TxId
+    def __init__(self, txid: _Optional[_Union[_common_pb2.TxId, _Mapping]] = ...) -> None: ...
+
+class TxStatusResponse(_message.Message):
+    __slots__ = ("txid", "status")
+    TXID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    txid: _common_pb2.TxId
+    status: _common_pb2.TxStatus
+    def __init__(self, txid: _Optional[_Union[_common_pb2.TxId, _Mapping]] = ..., status: _Optional[_Union[_common_pb2.TxStatus, str]] = ...) -> None: ...
+
+class WaitForCommitRequest(_message.Message):
+    __slots__ = ("txid", "timeout_ms")
+    TXID_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    txid: _common_pb2.TxId
+    timeout_ms: int
+    def __init__(self, txid: _Optional[_Union[_common_pb2.TxId, _Mapping]] = ..., timeout_ms: _Optional[int] = ...) -> None: ...
+
+class ReceiptRequest(_message.Message):
+    __slots__ = ("txid",)
+    TXID_FIELD_NUMBER: _ClassVar[int]
+    txid: _common_pb2.TxId
+    def __init__(self, txid: _Optional[_Union[_common_pb2.TxId, _Mapping]] = ...) -> None: ...
+
+class ReceiptResponse(_message.Message):
+    __slots__ = ("receipt_json", "cose_receipt")
+    RECEIPT_JSON_FIELD_NUMBER: _ClassVar[int]
+    COSE_RECEIPT_FIELD_NUMBER: _ClassVar[int]
+    receipt_json: str
+    cose_receipt: bytes
+    def __init__(self, receipt_json: _Optional[str] = ..., cose_receipt: _Optional[bytes] = ...) -> None: ...

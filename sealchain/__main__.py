@@ -1,0 +1,3 @@
+from sealchain.cli import main
+
+main()
