@@ -24,10 +24,12 @@ class CliError(click.ClickException):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+        # click shows the error after the command's context has closed, so decide the format now.
+        ctx = click.get_current_context(silent=True)
+        self.as_json = ctx is not None and bool(ctx.find_root().meta.get("json_output"))
 
     def show(self, file: Any = None) -> None:
-        ctx = click.get_current_context(silent=True)
-        if ctx is not None and ctx.find_root().meta.get("json_output"):
+        if self.as_json:
             print(json.dumps({"error": self.code, "message": self.message}), file=sys.stderr)
         else:
             click.echo(f"error: {self.message}", err=True)
