@@ -1,0 +1,1 @@
+"""Identity keys and X.509 (service CA, endorsed node certificates), ids."""
