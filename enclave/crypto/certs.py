@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
@@ -126,7 +126,7 @@ def is_endorsed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
         return False
     try:
         cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return False
     return True
 
@@ -139,9 +139,10 @@ def load_certificate_pem(pem: bytes) -> x509.Certificate:
     """Parses one PEM certificate whose key is EC P-384; anything else is a CertificateFormatError."""
     try:
         cert = x509.load_pem_x509_certificate(pem)
-    except ValueError as exc:
+        # Parsed lazily: a corrupted key algorithm surfaces only here.
+        key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
         raise CertificateFormatError(f"not a PEM certificate: {exc}") from exc
-    key = cert.public_key()
     if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != ec.SECP384R1().name:
         raise CertificateFormatError("certificate key is not EC P-384")
     return cert

@@ -109,3 +109,13 @@ def test_certificate_pem_round_trips_and_garbage_is_a_format_error() -> None:
     assert load_certificate_pem(certificate_pem(cert).encode()) == cert
     with pytest.raises(CertificateFormatError):
         load_certificate_pem(b"-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+
+
+def test_a_certificate_whose_key_algorithm_is_corrupted_is_a_format_error() -> None:
+    der = service(1).cert.public_bytes(serialization.Encoding.DER)
+    ec_public_key_oid = bytes.fromhex("06072a8648ce3d0201")  # id-ecPublicKey
+    assert ec_public_key_oid in der
+    corrupted = der.replace(ec_public_key_oid, ec_public_key_oid[:-1] + b"\x09", 1)
+    pem = x509.load_der_x509_certificate(corrupted).public_bytes(serialization.Encoding.PEM)
+    with pytest.raises(CertificateFormatError):
+        load_certificate_pem(pem)
