@@ -1,0 +1,1 @@
+"""The enclave runtime: host/enclave messages, `Enclave.handle`, lifecycle, join, node-to-node channels."""
