@@ -80,7 +80,7 @@ def service_certificate(
         )
         .add_extension(ski, critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
-        .sign(key, hashes.SHA384())
+        .sign(key, hashes.SHA384(), ecdsa_deterministic=True)
     )
 
 
@@ -115,7 +115,7 @@ def endorse_node_certificate(
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(service_ski), critical=False
         )
-        .sign(service_key, hashes.SHA384())
+        .sign(service_key, hashes.SHA384(), ecdsa_deterministic=True)
     )
 
 

@@ -63,8 +63,9 @@ def load_private_key_pem(pem: bytes) -> IdentityKey:
 
 
 def sign_digest(key: IdentityKey, digest: bytes) -> bytes:
-    """CCF: a signature transaction signs the 32-byte Merkle root as a SHA-256 prehash (DER ECDSA)."""
-    return key.sign(digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
+    """CCF: a signature transaction signs the 32-byte Merkle root as a SHA-256 prehash (DER ECDSA).
+    RFC 6979 deterministic nonces: the enclave's outputs depend only on its inputs and injected randomness."""
+    return key.sign(digest, ec.ECDSA(utils.Prehashed(hashes.SHA256()), deterministic_signing=True))
 
 
 def verify_digest(public_key: PublicKey, digest: bytes, signature: bytes) -> bool:

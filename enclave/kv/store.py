@@ -80,6 +80,11 @@ class KvStore:
         """A transaction reading the store as of its current version."""
         return Transaction(self, self._maps, self._version, self._generation)
 
+    def begin_committed(self) -> Transaction:
+        """A transaction reading the committed state only (linearizable reads: pending versions may
+        still be rolled back). For reading only: never commit it."""
+        return Transaction(self, self._maps, self._commit_version, self._generation)
+
     def commit_transaction(self, tx: Transaction) -> TxResult:
         """Called by `Transaction.commit`: validate the read set (OCC), then write at the next version."""
         if tx.generation != self._generation:

@@ -10,7 +10,8 @@ import json
 from enum import Enum
 
 from enclave.crypto.identity import NodeIdentity
-from enclave.crypto.keys import public_key_pem
+from enclave.crypto.ids import node_id_of
+from enclave.crypto.keys import PublicKey, public_key_pem
 from enclave.kv.write_set import MapWrites, WriteSet
 
 NODES_INFO = "public:ccf.gov.nodes.info"
@@ -55,17 +56,24 @@ def _json(value: object) -> bytes:
 def node_writes(node: NodeIdentity, status: NodeStatus, node_data: object = None) -> dict[str, MapWrites]:
     """A node's row in `nodes.info` and its endorsed certificate. No `cert` field in the info: CCF's
     validator treats that as a 1.x self-signed certificate and rejects it beside an endorsed one."""
-    key = node.node_id.encode()
+    return endorsed_node_writes(node.key.public_key(), node.cert_pem, status, node_data)
+
+
+def endorsed_node_writes(
+    public_key: PublicKey, cert_pem: str, status: NodeStatus, node_data: object = None
+) -> dict[str, MapWrites]:
+    """`node_writes` for a node whose private key is elsewhere (a joining node, recorded by the primary)."""
+    key = node_id_of(public_key).encode()
     info = {
         "status": status.value,
-        "public_key": public_key_pem(node.key.public_key()),
+        "public_key": public_key_pem(public_key),
         "node_data": node_data,
         "ledger_secret_seqno": 0,
         "retired_committed": False,
     }
     return {
         NODES_INFO: MapWrites(writes={key: _json(info)}),
-        ENDORSED_NODE_CERTIFICATES: MapWrites(writes={key: node.cert_pem.encode()}),
+        ENDORSED_NODE_CERTIFICATES: MapWrites(writes={key: cert_pem.encode()}),
     }
 
 

@@ -17,7 +17,7 @@ from enclave.crypto.identity import NodeIdentity
 from enclave.crypto.ids import NodeId
 from enclave.crypto.keys import sign_digest, verify_digest
 from enclave.kv.write_set import MapWrites, WriteSet
-from enclave.ledger.entry import NO_CLAIMS, decode_entry, encode_entry
+from enclave.ledger.entry import NO_CLAIMS, LedgerEntry, decode_entry, encode_entry
 from enclave.ledger.ledger_secrets import LedgerSecrets
 from enclave.ledger.merkle import ZERO_LEAF, MerkleTree, leaf_digest
 from enclave.ledger.receipts import Receipt
@@ -76,6 +76,18 @@ class LedgerWriter:
     def unsigned_transactions(self) -> int:
         return self.last_txid.seqno - self.last_signature_seqno
 
+    def view_at(self, seqno: int) -> int:
+        """The view (term) of the entry at `seqno` (0 for seqno 0)."""
+        if not 0 <= seqno <= self.last_txid.seqno:
+            raise LedgerWriterError(f"no entry at seqno {seqno}: last seqno is {self.last_txid.seqno}")
+        return self._terms[seqno]
+
+    def last_signature_at_or_before(self, seqno: int) -> int:
+        """The seqno of the last signature transaction at or before `seqno` (0: none). CCF: a
+        transaction is committed once a signature after it is."""
+        index = bisect.bisect_right(self._signature_seqnos, seqno)
+        return self._signature_seqnos[index - 1] if index else 0
+
     def merkle_root(self) -> bytes:
         """The root over every entry so far: what the next signature would sign."""
         return self._tree.root()
@@ -90,9 +102,13 @@ class LedgerWriter:
         self._learn_node_certs(write_set.maps.get(ENDORSED_NODE_CERTIFICATES))
         return AppendedEntry(txid, raw, committable=False)
 
+    def signature_due(self, now_ms: int) -> bool:
+        """Whether the policy asks for a signature now (N transactions or T ms since the last)."""
+        return self._policy.is_due(self.unsigned_transactions, now_ms - self._last_signature_ms)
+
     def maybe_sign(self, now_ms: int, term: int | None = None) -> AppendedEntry | None:
         """A signature transaction if the policy says one is due (N transactions or T ms since the last)."""
-        if not self._policy.is_due(self.unsigned_transactions, now_ms - self._last_signature_ms):
+        if not self.signature_due(now_ms):
             return None
         return self.sign(now_ms, term)
 
@@ -113,10 +129,11 @@ class LedgerWriter:
         self._last_signature_ms = now_ms
         return AppendedEntry(appended.txid, appended.raw, committable=True)
 
-    def record_replicated(self, raw: bytes) -> AppendedEntry:
+    def record_replicated(self, raw: bytes, decoded: LedgerEntry | None = None) -> AppendedEntry:
         """A follower's copy of an entry the primary wrote. CCF: a backup checks each signature against its
-        own tree before accepting it (`EntryFormatError`, `SignatureFormatError`, `LedgerWriterError`)."""
-        entry = decode_entry(raw)
+        own tree before accepting it (`EntryFormatError`, `SignatureFormatError`, `LedgerWriterError`).
+        `decoded`: `decode_entry(raw)` if the caller already has it (followers decode once)."""
+        entry = decode_entry(raw) if decoded is None else decoded
         self._next_txid(entry.txid.view, expect_seqno=entry.txid.seqno)
         signatures = entry.public_maps.get(SIGNATURES)
         signature = None

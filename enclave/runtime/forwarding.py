@@ -1,0 +1,113 @@
+"""Forwarding between a follower and the primary, and answering whoever asked (DESIGN.md section 5).
+
+A follower that cannot serve a request (a write, a linearizable read, a join) forwards it over the sealed
+channel to the primary and remembers who asked; the primary answers over the same channel; the follower
+answers its client or joiner. An answer that does not come within `timeout_ticks` ticks (the primary
+changed, or the frames were lost) becomes a retryable error: the request may or may not have executed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from enclave.crypto.ids import NodeId
+from enclave.runtime import join_wire, peer_wire
+from enclave.runtime import messages as m
+from enclave.runtime.peer_wire import (
+    ForwardCall,
+    ForwardedJoinResponse,
+    ForwardedResult,
+    ForwardJoin,
+    PayloadKind,
+)
+from enclave.runtime.peers import Peers
+from enclave.runtime.replies import Forwarded, LocalClient, LocalJoin, ReplyTo
+
+NO_PRIMARY = "no primary known; retry"
+
+
+@dataclass(slots=True)
+class _PendingForward:
+    reply_to: ReplyTo  # LocalClient or LocalJoin
+    age: int = 0
+
+
+def pending_join(reason: str) -> bytes:
+    return join_wire.encode(join_wire.JoinPending(reason))
+
+
+class Forwarder:
+    __slots__ = ("_next_id", "_peers", "_pending", "_timeout_ticks")
+
+    def __init__(self, peers: Peers, timeout_ticks: int) -> None:
+        self._peers = peers
+        self._timeout_ticks = timeout_ticks
+        self._pending: dict[int, _PendingForward] = {}
+        self._next_id = 0
+
+    def new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def forward_call(
+        self, leader: NodeId | None, reply_to: ReplyTo, caller_cert_der: bytes, call: m.ClientCall
+    ) -> list[m.Effect]:
+        """`leader` None: none known (or the request was already forwarded once): a retryable error."""
+        if leader is None or isinstance(reply_to, Forwarded):
+            return self.reply(reply_to, m.CallError(m.ErrorCode.NO_PRIMARY, NO_PRIMARY))
+        forward_id = self._remember(reply_to)
+        return self._send(leader, ForwardCall(forward_id, caller_cert_der, call))
+
+    def forward_join(self, leader: NodeId | None, reply_to: ReplyTo, request: bytes) -> list[m.Effect]:
+        if leader is None or isinstance(reply_to, Forwarded):
+            return self.reply_join(reply_to, pending_join(NO_PRIMARY))
+        return self._send(leader, ForwardJoin(self._remember(reply_to), request))
+
+    def answered(self, answer: ForwardedResult | ForwardedJoinResponse) -> list[m.Effect]:
+        """The primary's answer to something we forwarded (ignored if it came too late)."""
+        pending = self._pending.pop(answer.forward_id, None)
+        if pending is None:
+            return []
+        if isinstance(answer, ForwardedResult):
+            return self.reply(pending.reply_to, answer.result)
+        return self.reply_join(pending.reply_to, answer.response)
+
+    def reply(self, reply_to: ReplyTo, result: m.CallResult) -> list[m.Effect]:
+        match reply_to:
+            case LocalClient():
+                return [m.RespondToClient(reply_to.request_id, result)]
+            case Forwarded():
+                return self._send(reply_to.peer, ForwardedResult(reply_to.forward_id, result))
+            case LocalJoin():
+                raise AssertionError("a join request answered with a call result")
+
+    def reply_join(self, reply_to: ReplyTo, response: bytes) -> list[m.Effect]:
+        match reply_to:
+            case LocalJoin():
+                return [m.RespondToJoin(reply_to.request_id, response)]
+            case Forwarded():
+                return self._send(reply_to.peer, ForwardedJoinResponse(reply_to.forward_id, response))
+            case LocalClient():
+                raise AssertionError("a client call answered with a join response")
+
+    def expire(self) -> list[m.Effect]:
+        effects: list[m.Effect] = []
+        for forward_id, pending in list(self._pending.items()):
+            pending.age += 1
+            if pending.age < self._timeout_ticks:
+                continue
+            del self._pending[forward_id]
+            reason = "the primary did not answer; retry"
+            if isinstance(pending.reply_to, LocalJoin):
+                effects += self.reply_join(pending.reply_to, pending_join(reason))
+            else:
+                effects += self.reply(pending.reply_to, m.CallError(m.ErrorCode.NO_PRIMARY, reason))
+        return effects
+
+    def _remember(self, reply_to: ReplyTo) -> int:
+        forward_id = self.new_id()
+        self._pending[forward_id] = _PendingForward(reply_to)
+        return forward_id
+
+    def _send(self, peer: NodeId, message: peer_wire.ForwardMessage) -> list[m.Effect]:
+        return self._peers.send(peer, PayloadKind.FORWARD, peer_wire.encode(message))

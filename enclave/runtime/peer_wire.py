@@ -1,0 +1,124 @@
+"""What nodes say to each other inside their channels (channels.py), versioned.
+
+A channel frame has a header and a payload. The header is `PEER_WIRE_VERSION` and a kind byte:
+- `RAFT`: a Raft message, sent *authenticated* (integrity without encryption; CCF: consensus headers are
+  authenticated, and the ledger entries they carry are already encrypted with the ledger secret);
+- `FORWARD`: forwarding between a follower and the primary (client calls, join requests, and their
+  answers), sent *sealed*: client calls carry private values.
+The payload is the message in the strict msgpack encoding of wire_codec.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, Final, cast, get_args
+
+from consensus import ConfChange, Entry
+from consensus.messages import (
+    AppendEntries,
+    AppendResponse,
+    Heartbeat,
+    HeartbeatResponse,
+    Message,
+    ReadIndexRequest,
+    ReadIndexResponse,
+    TimeoutNow,
+    VoteRequest,
+    VoteResponse,
+)
+from enclave.runtime import messages as m
+from enclave.runtime.errors import MalformedPeerPayload
+from enclave.runtime.wire_codec import MessageCodec, pack
+
+PEER_WIRE_VERSION: Final = 1
+
+
+class PayloadKind(IntEnum):
+    RAFT = 1
+    FORWARD = 2
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardCall:
+    """A follower forwards a user's call to the primary (DESIGN.md section 5); the primary checks the
+    caller itself."""
+
+    forward_id: int
+    caller_cert_der: bytes
+    call: m.ClientCall
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardedResult:
+    forward_id: int
+    result: m.CallResult
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardJoin:
+    """A follower forwards a join request to the primary."""
+
+    forward_id: int
+    request: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardedJoinResponse:
+    forward_id: int
+    response: bytes
+
+
+ForwardMessage = ForwardCall | ForwardedResult | ForwardJoin | ForwardedJoinResponse
+
+# InstallSnapshot has no wire form: this runtime never compacts its Raft log (catch-up is from the ledger).
+RAFT_TYPES: Final = (
+    VoteRequest,
+    VoteResponse,
+    AppendEntries,
+    AppendResponse,
+    Heartbeat,
+    HeartbeatResponse,
+    TimeoutNow,
+    ReadIndexRequest,
+    ReadIndexResponse,
+)
+FORWARD_TYPES: Final[tuple[type[Any], ...]] = get_args(ForwardMessage)
+_CODEC: Final = MessageCodec(
+    (
+        *RAFT_TYPES,
+        Entry,
+        ConfChange,
+        *FORWARD_TYPES,
+        *get_args(m.ClientCall),
+        *get_args(m.CallResult),
+        m.TxRef,
+        m.KeyValue,
+    ),
+    MalformedPeerPayload,
+)
+
+
+def header(kind: PayloadKind) -> bytes:
+    return bytes([PEER_WIRE_VERSION, kind])
+
+
+def encode(message: Message | ForwardMessage) -> bytes:
+    return pack(_CODEC.encode(message))
+
+
+def read_header(data: bytes) -> PayloadKind:
+    if len(data) != 2 or data[0] != PEER_WIRE_VERSION:
+        raise MalformedPeerPayload(f"peer header {data.hex()}: not version {PEER_WIRE_VERSION}")
+    try:
+        return PayloadKind(data[1])
+    except ValueError:
+        raise MalformedPeerPayload(f"unknown peer payload kind {data[1]}") from None
+
+
+def decode_raft(data: bytes) -> Message:
+    return cast(Message, _CODEC.decode(_CODEC.unpack(data), RAFT_TYPES, "raft"))
+
+
+def decode_forward(data: bytes) -> ForwardMessage:
+    return cast(ForwardMessage, _CODEC.decode(_CODEC.unpack(data), FORWARD_TYPES, "forward"))

@@ -1,0 +1,235 @@
+"""Replication glue: Raft's log, the ledger writer and the KV store, kept at the same index.
+
+Invariant (checked): after every `drain`, Raft's last index == the writer's last seqno == the KV version.
+Raft index == ledger seqno, Raft term == view, `Entry.data` == the raw ledger entry (DESIGN.md section 5).
+
+- The primary executes a transaction on its KV, the writer appends its entry, and the batch is proposed
+  to Raft with one `propose` (`propose_batch`); signature transactions are proposed committable.
+- For every entry in `Ready.entries` that this node did not propose itself: if its index is at or below
+  the last seqno held, a new leader overwrote an uncommitted tail: roll back the KV, truncate the writer
+  and emit `TruncateLedger` first. Then the writer records the entry (checking any signature against its
+  own tree), the private domain is decrypted with the ledger secret and the KV applies the write set.
+- CCF: a transaction is committed once a signature transaction after it is. Raft may commit a
+  committable entry that is not a signature (a membership change, an election entry), so the *ledger*
+  commit is the last signature at or below Raft's commit; that is what `CommitLedger`, the KV commit,
+  the sealed state and client answers follow.
+- Durability order (consensus/ready.py): `messages`, then truncate/append/persist, `Flush`, then
+  `messages_after_persist`, then commits.
+
+Elections: an elected Raft leader appends an *empty* committable entry (etcd's rule, so commit can reach
+its term). Every node turns that entry into the same ledger entry (`service_maps.election_write_set(term)`;
+encryption and commit evidence are deterministic), so ledgers agree byte for byte and a restart recognises
+it as committable from its `ELECTION` map; the leader then proposes a signature at once, as CCF's new
+primary does. (Letting the application write the election entry instead would need Raft to report a bare
+truncation in `Ready`; this keeps the core etcd-shaped.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from consensus import ConfChange, Entry, Index, InMemoryStorage, Raft, ReadState, Ready, Role
+from consensus.messages import Message
+from enclave.kv.state_sealing import StateSealer
+from enclave.kv.store import KvStore
+from enclave.kv.write_set import WriteSet
+from enclave.ledger.entry import decode_entry
+from enclave.ledger.ledger_secrets import LedgerSecrets
+from enclave.ledger.tables import NODES_INFO, SIGNATURES
+from enclave.ledger.writer import AppendedEntry, LedgerWriter
+from enclave.runtime import messages as m
+from enclave.runtime.service_maps import ELECTION, MEMBERSHIP, election_write_set
+
+SendRaft = Callable[[Message], list[m.Effect]]
+
+
+@dataclass(slots=True)
+class DrainOutcome:
+    """What a drain did beyond its effects: the lowest truncation point, the new ledger commit, the
+    linearizable reads now servable, and whether the nodes table changed."""
+
+    effects: list[m.Effect] = field(default_factory=list)
+    truncated_to: int | None = None
+    committed_to: int | None = None
+    read_states: list[ReadState] = field(default_factory=list)
+    nodes_changed: bool = False
+
+
+def is_raft_committable(public_maps: Sequence[str]) -> bool:
+    """Which ledger entries are committable Raft entries: signatures, membership changes, elections."""
+    return any(name in public_maps for name in (SIGNATURES, MEMBERSHIP, ELECTION))
+
+
+class Replicator:
+    __slots__ = (
+        "_ledger_commit",
+        "_proposed",
+        "_sealer",
+        "_secrets",
+        "_signed_term",
+        "_storage",
+        "kv",
+        "raft",
+        "writer",
+    )
+
+    def __init__(
+        self,
+        raft: Raft,
+        storage: InMemoryStorage,
+        writer: LedgerWriter,
+        kv: KvStore,
+        *,
+        secrets: LedgerSecrets,
+        sealer: StateSealer,
+        ledger_commit: int = 0,
+    ) -> None:
+        self.raft = raft
+        # Raft's view of its log: the ledger, in memory (the host holds the durable copy)
+        self._storage = storage
+        self.writer = writer
+        self.kv = kv
+        self._secrets = secrets
+        self._sealer = sealer
+        self._ledger_commit = ledger_commit
+        # index -> term of entries this node proposed that Raft has not handed back in a Ready yet
+        self._proposed: dict[int, int] = {}
+        self._signed_term = raft.term if raft.role is Role.LEADER else -1
+
+    @property
+    def ledger_commit(self) -> int:
+        return self._ledger_commit
+
+    def can_propose(self) -> bool:
+        return self.raft.role is Role.LEADER and self.raft.lead_transferee is None
+
+    # -- the primary -------------------------------------------------------------------------------
+
+    def append_local(self, write_set: WriteSet, version: int) -> AppendedEntry:
+        """The writer's entry for a write set the KV just committed at `version` (not proposed yet)."""
+        appended = self.writer.append(write_set, self.raft.term)
+        assert appended.txid.seqno == version, f"KV version {version} != ledger seqno {appended.txid.seqno}"
+        return appended
+
+    def propose_batch(self, appended: list[AppendedEntry]) -> None:
+        """Propose entries appended locally (KV and writer hold them); one Raft proposal."""
+        if not appended:
+            return
+        last = self.raft.propose([entry.raw for entry in appended], committable=False)
+        assert last == appended[-1].txid.seqno, f"Raft index {last} != ledger seqno {appended[-1].txid.seqno}"
+        for entry in appended:
+            self._proposed[entry.txid.seqno] = entry.txid.view
+
+    def sign(self, now_ms: int) -> None:
+        """A signature transaction now (CCF: the primary signs the Merkle root)."""
+        signature = self.writer.sign(now_ms, self.raft.term)
+        entry = decode_entry(signature.raw)
+        self.kv.apply(WriteSet(dict(entry.public_maps)), signature.txid.seqno)
+        self.raft.propose([signature.raw], committable=True)
+        self._proposed[signature.txid.seqno] = signature.txid.view
+
+    def maybe_sign(self, now_ms: int) -> None:
+        if self.can_propose() and self.writer.signature_due(now_ms):
+            self.sign(now_ms)
+
+    def propose_membership(self, change: ConfChange, write_set: WriteSet, version: int) -> None:
+        """Propose a membership change carried by the entry of `write_set` (committed in the KV at
+        `version`); on refusal (Raft's rules) the KV and writer are rolled back and Raft raises."""
+        appended = self.append_local(write_set, version)
+        try:
+            self.raft.propose_conf_change(change, data=appended.raw)
+        except Exception:
+            self.kv.rollback(version - 1)
+            self.writer.truncate(version - 1)
+            raise
+        self._proposed[version] = appended.txid.view
+
+    # -- every node --------------------------------------------------------------------------------
+
+    def drain(self, send: SendRaft, now_ms: int) -> DrainOutcome:
+        """Handle every Ready Raft has, in the durability order; a new leader signs at once."""
+        outcome = DrainOutcome()
+        while True:
+            if self.raft.has_ready():
+                ready = self.raft.ready()
+                self._handle(ready, send, outcome)
+                self.raft.advance(ready)
+            elif self.raft.role is Role.LEADER and self._signed_term != self.raft.term and self.can_propose():
+                self._signed_term = self.raft.term
+                self.sign(now_ms)
+            else:
+                break
+        last = self.raft.log.last_index()
+        assert last == self.writer.last_txid.seqno == self.kv.version, (
+            f"raft {last}, ledger {self.writer.last_txid.seqno}, kv {self.kv.version} out of step"
+        )
+        return outcome
+
+    def _handle(self, ready: Ready, send: SendRaft, outcome: DrainOutcome) -> None:
+        effects = outcome.effects
+        for message in ready.messages:
+            effects += send(message)
+        for entry in ready.entries:
+            self._persist_entry(entry, outcome)
+        if ready.hard_state is not None:
+            hard = ready.hard_state
+            effects.append(m.PersistRaftState(hard.term, hard.vote, hard.commit))
+        if ready.entries or ready.hard_state is not None:
+            effects.append(m.Flush())
+        self._storage.persist(ready)
+        for message in ready.messages_after_persist:
+            effects += send(message)
+        if ready.committed_entries:
+            self._commit(ready.committed_entries[-1].index, outcome)
+        outcome.read_states += ready.read_states
+
+    def _persist_entry(self, entry: Entry, outcome: DrainOutcome) -> None:
+        if self._proposed.pop(entry.index, None) == entry.term:
+            raw = entry.data  # proposed here: the KV and the writer already hold it
+            assert entry.index <= self.writer.last_txid.seqno
+            committable = entry.committable and entry.change is None
+        else:
+            if entry.index <= self.writer.last_txid.seqno:
+                self._truncate(entry.index - 1, outcome)
+            raw, committable = self._ingest(entry, outcome)
+        outcome.effects.append(m.AppendLedger(entry.index, raw, committable))
+
+    def _ingest(self, entry: Entry, outcome: DrainOutcome) -> tuple[bytes, bool]:
+        """Record an entry this node did not write; returns its bytes and whether it is a signature."""
+        if not entry.data:
+            write_set = election_write_set(entry.term)
+            appended = self.writer.append(write_set, entry.term)
+            self.kv.apply(write_set, entry.index)
+            return appended.raw, False
+        decoded = decode_entry(entry.data)
+        assert (decoded.txid.view, decoded.txid.seqno) == (entry.term, entry.index), (
+            f"entry {decoded.txid} replicated at {entry.term}.{entry.index}"
+        )
+        recorded = self.writer.record_replicated(entry.data, decoded)
+        maps = dict(decoded.public_maps)
+        maps.update(decoded.decrypt_private(self._secrets.secret_for(entry.index)))
+        self.kv.apply(WriteSet(maps), entry.index)
+        if NODES_INFO in maps:
+            outcome.nodes_changed = True
+        return entry.data, recorded.committable
+
+    def _truncate(self, keep: int, outcome: DrainOutcome) -> None:
+        assert keep >= self._ledger_commit, f"truncation to {keep} below the commit {self._ledger_commit}"
+        self.kv.rollback(keep)
+        self.writer.truncate(keep)
+        self._proposed = {i: t for i, t in self._proposed.items() if i <= keep}
+        outcome.effects.append(m.TruncateLedger(keep))
+        outcome.truncated_to = keep if outcome.truncated_to is None else min(outcome.truncated_to, keep)
+        outcome.nodes_changed = True
+
+    def _commit(self, raft_commit: Index, outcome: DrainOutcome) -> None:
+        commit = self.writer.last_signature_at_or_before(raft_commit)
+        if commit <= self._ledger_commit:
+            return
+        delta = self.kv.commit(commit)
+        self._ledger_commit = commit
+        outcome.effects.append(m.CommitLedger(commit))
+        if not delta.is_empty():
+            outcome.effects.append(m.MaterialiseState(self._sealer.seal(delta)))
+        outcome.committed_to = commit

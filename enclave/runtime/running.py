@@ -1,0 +1,460 @@
+"""A node that is part of the network: Raft, ledger and KV (replication.py), channels (peers.py), client
+calls, forwarding, the service side of joins, and the operator stand-ins (until governance lands).
+
+Every handler ends with `_drain`, which runs Raft's Ready loop, answers what committed or was truncated,
+and serves linearizable reads; between a proposal and its drain nothing else steps Raft.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography import x509
+
+from consensus import ConfChangeRefusedError, InvalidConfChangeError
+from consensus.messages import Message
+from enclave.crypto.ids import NodeId
+from enclave.kv.execute import TooManyConflicts, execute
+from enclave.kv.transaction import Committed, Transaction
+from enclave.ledger.tables import ENDORSED_NODE_CERTIFICATES, NodeStatus, ServiceStatus, endorsed_node_writes
+from enclave.ledger.writer import LedgerWriterError
+from enclave.platform.api import Platform, PlatformName, RandomBytes
+from enclave.runtime import join_wire, peer_wire
+from enclave.runtime import messages as m
+from enclave.runtime.client_calls import CallRefused, apply_write, authorise_user, check_call, read
+from enclave.runtime.errors import JoinRefused, PeerRejected
+from enclave.runtime.forwarding import Forwarder, pending_join
+from enclave.runtime.join import VerifiedJoin, accepted_response, endorse_joiner, verify_join_request
+from enclave.runtime.membership import next_membership_change
+from enclave.runtime.node_secrets import NodeSecrets
+from enclave.runtime.peer_wire import (
+    ForwardCall,
+    ForwardedJoinResponse,
+    ForwardedResult,
+    ForwardJoin,
+    PayloadKind,
+)
+from enclave.runtime.peers import Peers, Received
+from enclave.runtime.replication import Replicator
+from enclave.runtime.replies import CommitWaiter, Forwarded, LocalClient, LocalJoin, ReplyTo
+from enclave.runtime.service_maps import (
+    allowed_measurements,
+    membership_write_set,
+    node_data,
+    read_node,
+    read_nodes,
+    read_service_status,
+    set_node_status,
+    set_service_status,
+)
+from enclave.runtime.tx_status import tx_status
+
+
+def at_ms(now_ms: int) -> datetime:
+    return datetime.fromtimestamp(now_ms / 1000, tz=UTC)
+
+
+@dataclass(slots=True)
+class _PendingRead:
+    reply_to: ReplyTo
+    call: m.Get | m.Scan
+    age: int = 0
+
+
+class RunningNode:
+    def __init__(
+        self,
+        *,
+        secrets: NodeSecrets,
+        replicator: Replicator,
+        platform: Platform,
+        random_bytes: RandomBytes,
+        vendor_roots: Mapping[PlatformName, x509.Certificate],
+        settings: m.ConsensusSettings,
+        addresses: m.NodeAddresses,
+        now_ms: int,
+    ) -> None:
+        self.secrets = secrets
+        self.rep = replicator
+        self.node_id = secrets.node.node_id
+        self._platform = platform
+        self._random_bytes = random_bytes
+        self._roots = vendor_roots
+        self._settings = settings
+        self._addresses = addresses
+        self._now_ms = now_ms
+        self.peers = Peers(secrets.node, secrets.service.cert, random_bytes, settings.channel_retry_ticks)
+        self._waiters: dict[int, list[CommitWaiter]] = defaultdict(list)
+        self._reads: dict[bytes, _PendingRead] = {}
+        self._known_peers: tuple[m.PeerAddress, ...] | None = None
+        # Peers known before the nodes table says where they are (a joiner's responder).
+        self.bootstrap_peers: tuple[m.PeerAddress, ...] = ()
+        # Forwarded requests and reads not answered in this many ticks get a retryable error.
+        self._timeout_ticks = 3 * settings.election_ticks
+        self._forwarder = Forwarder(self.peers, self._timeout_ticks)
+
+    # -- inputs ------------------------------------------------------------------------------------
+
+    def tick(self, now_ms: int) -> list[m.Effect]:
+        self._now_ms = now_ms
+        effects = self.peers.tick()
+        effects += self._expire()
+        self.rep.raft.tick()
+        effects += self.drain()
+        if self.rep.can_propose():
+            self._manage_membership()
+            self.rep.maybe_sign(now_ms)
+        return effects + self.drain()
+
+    def peer_message(self, sender: str, frame: bytes) -> list[m.Effect]:
+        """Raises `PeerRejected` (nothing changed) for a frame the channel refuses."""
+        effects, received = self.peers.receive(sender, frame)
+        for item in received:
+            effects += self._on_received(item)
+        return effects + self.drain()
+
+    def client_requests(self, requests: list[m.ClientRequest]) -> list[m.Effect]:
+        effects: list[m.Effect] = []
+        batch: list[tuple[ReplyTo, m.Put | m.Delete]] = []
+        for request in requests:
+            effects += self._client_call(
+                LocalClient(request.request_id), request.caller_cert_der, request.call, batch
+            )
+        return effects + self._execute_writes(batch) + self.drain()
+
+    def join_request(self, request_id: int, data: bytes) -> list[m.Effect]:
+        return self._join(LocalJoin(request_id), data) + self.drain()
+
+    def open_service(self, request_id: int) -> list[m.Effect]:
+        def open_(tx: Transaction) -> None:
+            if read_service_status(tx) is not ServiceStatus.OPENING:
+                raise CallRefused(m.ErrorCode.WRONG_STATE, "the service is not Opening")
+            set_service_status(tx, ServiceStatus.OPEN)
+
+        return self._operator_write(request_id, open_)
+
+    def trust_node(self, request_id: int, node_id: str) -> list[m.Effect]:
+        def trust(tx: Transaction) -> None:
+            record = read_node(tx, node_id)
+            if record is None:
+                raise CallRefused(m.ErrorCode.UNKNOWN_NODE, f"no node {node_id}")
+            if record.status is not NodeStatus.PENDING:
+                raise CallRefused(m.ErrorCode.WRONG_STATE, f"node {node_id} is {record.status.value}")
+            set_node_status(tx, node_id, NodeStatus.TRUSTED)
+
+        return self._operator_write(request_id, trust)
+
+    def status(self, request_id: int, state: m.LifecycleState) -> m.NodeStatusReport:
+        raft = self.rep.raft
+        writer = self.rep.writer
+        commit = self.rep.ledger_commit
+        last = writer.last_txid
+        return m.NodeStatusReport(
+            request_id=request_id,
+            node_id=self.node_id,
+            state=state,
+            role=raft.role.value,
+            term=raft.term,
+            commit=m.TxRef(writer.view_at(commit), commit),
+            last=m.TxRef(last.view, last.seqno),
+            primary=raft.leader,
+            service_status=_status_text(read_service_status(self.rep.kv.begin())),
+        )
+
+    # -- client calls ------------------------------------------------------------------------------
+
+    def _client_call(
+        self,
+        reply_to: ReplyTo,
+        caller_cert_der: bytes,
+        call: m.ClientCall,
+        batch: list[tuple[ReplyTo, m.Put | m.Delete]],
+    ) -> list[m.Effect]:
+        try:
+            check_call(call)
+            tx = self.rep.kv.begin()
+            authorise_user(tx, caller_cert_der)
+            if read_service_status(tx) is not ServiceStatus.OPEN:
+                raise CallRefused(m.ErrorCode.SERVICE_NOT_OPEN, "the service is not open to users yet")
+        except CallRefused as refused:
+            return self._forwarder.reply(reply_to, refused.as_error())
+        match call:
+            case m.GetTxStatus():
+                status = tx_status(call.txid, self.rep.writer, self.rep.ledger_commit)
+                return self._forwarder.reply(reply_to, m.TxStatusResult(call.txid, status))
+            case m.GetReceipt():
+                return self._forwarder.reply(reply_to, self._receipt(call.txid))
+            case m.Get() | m.Scan() if call.consistency is m.Consistency.LOCAL:
+                return self._forwarder.reply(
+                    reply_to, read(self.rep.kv.begin_committed(), call, self._commit_txid())
+                )
+            case _:
+                pass
+        if not self.rep.can_propose():
+            return self._forwarder.forward_call(self._leader_to_forward_to(), reply_to, caller_cert_der, call)
+        if isinstance(call, m.Put | m.Delete):
+            batch.append((reply_to, call))
+            return []
+        assert isinstance(call, m.Get | m.Scan)
+        context = self._forwarder.new_id().to_bytes(8, "big")
+        self._reads[context] = _PendingRead(reply_to, call)
+        self.rep.raft.read_index(context)
+        return []
+
+    def _receipt(self, txid: m.TxRef) -> m.CallResult:
+        status = tx_status(txid, self.rep.writer, self.rep.ledger_commit)
+        if status is m.TxStatus.INVALID:
+            return m.CallError(m.ErrorCode.TX_INVALID, f"{txid.view}.{txid.seqno} will never commit")
+        if status is not m.TxStatus.COMMITTED:
+            return m.CallError(m.ErrorCode.NOT_COMMITTED, f"{txid.view}.{txid.seqno} is {status.value}")
+        try:
+            receipt = self.rep.writer.receipt(txid.seqno)
+        except LedgerWriterError as exc:
+            return m.CallError(m.ErrorCode.NOT_COMMITTED, str(exc))
+        return m.ReceiptResult(json.dumps(receipt.to_json(), sort_keys=True))
+
+    def _execute_writes(self, batch: list[tuple[ReplyTo, m.Put | m.Delete]]) -> list[m.Effect]:
+        """CCF: execute on the primary's KV, append to the ledger; one Raft proposal for the batch."""
+        effects: list[m.Effect] = []
+        appended = []
+        for reply_to, call in batch:
+            try:
+                executed = execute(self.rep.kv, functools.partial(apply_write, call=call))
+            except TooManyConflicts as exc:
+                effects += self._forwarder.reply(reply_to, m.CallError(m.ErrorCode.NOT_READY, str(exc)))
+                continue
+            result = executed.result
+            assert isinstance(result, Committed)
+            entry = self.rep.append_local(result.write_set, result.version)
+            appended.append(entry)
+            txid = m.TxRef(entry.txid.view, entry.txid.seqno)
+            if call.wait_for_commit:
+                self._waiters[txid.seqno].append(CommitWaiter(reply_to, txid))
+            else:
+                effects += self._forwarder.reply(reply_to, m.WriteResult(txid, m.TxStatus.PENDING))
+        self.rep.propose_batch(appended)
+        self.rep.maybe_sign(self._now_ms)
+        return effects
+
+    def _operator_write(self, request_id: int, write: Callable[[Transaction], None]) -> list[m.Effect]:
+        reply_to = LocalClient(request_id)
+        if not self.rep.can_propose():
+            error = m.CallError(
+                m.ErrorCode.NOT_PRIMARY, f"not the primary; the primary is {self.rep.raft.leader}"
+            )
+            return self._forwarder.reply(reply_to, error)
+        try:
+            executed = execute(self.rep.kv, write)
+        except CallRefused as refused:
+            return self._forwarder.reply(reply_to, refused.as_error())
+        result = executed.result
+        assert isinstance(result, Committed)
+        entry = self.rep.append_local(result.write_set, result.version)
+        self.rep.propose_batch([entry])
+        self.rep.sign(self._now_ms)
+        self._waiters[entry.txid.seqno].append(
+            CommitWaiter(reply_to, m.TxRef(entry.txid.view, entry.txid.seqno))
+        )
+        return self.drain()
+
+    # -- forwarding --------------------------------------------------------------------------------
+
+    def _leader_to_forward_to(self) -> NodeId | None:
+        leader = self.rep.raft.leader
+        return None if leader is None or leader == self.rep.raft.id else NodeId(leader)
+
+    def _on_received(self, item: Received) -> list[m.Effect]:
+        if item.kind is PayloadKind.RAFT:
+            message = peer_wire.decode_raft(item.payload)
+            if message.src != str(item.peer) or message.dst != self.rep.raft.id:
+                raise PeerRejected(
+                    f"a Raft message from {message.src} to {message.dst} on {item.peer}'s channel"
+                )
+            self.rep.raft.step(message)
+            return []
+        forward = peer_wire.decode_forward(item.payload)
+        match forward:
+            case ForwardCall():
+                batch: list[tuple[ReplyTo, m.Put | m.Delete]] = []
+                reply_to = Forwarded(item.peer, forward.forward_id)
+                effects = self._client_call(reply_to, forward.caller_cert_der, forward.call, batch)
+                return effects + self._execute_writes(batch)
+            case ForwardJoin():
+                return self._join(Forwarded(item.peer, forward.forward_id), forward.request)
+            case ForwardedResult() | ForwardedJoinResponse():
+                return self._forwarder.answered(forward)
+
+    def _expire(self) -> list[m.Effect]:
+        """Forwards and reads unanswered for too long (the primary changed or the messages were lost)."""
+        effects = self._forwarder.expire()
+        for context, read_ in list(self._reads.items()):
+            read_.age += 1
+            if read_.age >= self._timeout_ticks:
+                del self._reads[context]
+                effects += self._forwarder.reply(
+                    read_.reply_to, m.CallError(m.ErrorCode.NO_PRIMARY, "leadership lost; retry")
+                )
+        return effects
+
+    # -- joins (service side) ----------------------------------------------------------------------
+
+    def _join(self, reply_to: ReplyTo, data: bytes) -> list[m.Effect]:
+        if not self.rep.can_propose():
+            return self._forwarder.forward_join(self._leader_to_forward_to(), reply_to, data)
+        now = at_ms(self._now_ms)
+        kv = self.rep.kv
+        try:
+            joiner = verify_join_request(data, self._roots, allowed_measurements(kv.begin()), now)
+        except JoinRefused as refused:
+            return self._forwarder.reply_join(
+                reply_to, join_wire.encode(join_wire.JoinRejected(str(refused)))
+            )
+        committed = read_node(kv.begin_committed(), joiner.node_id)
+        if committed is not None and committed.status is NodeStatus.TRUSTED:
+            cert_pem = kv.begin_committed().get(ENDORSED_NODE_CERTIFICATES, joiner.node_id.encode())
+            assert cert_pem is not None, f"trusted node {joiner.node_id} without an endorsed certificate"
+            return self._forwarder.reply_join(reply_to, self._accepted(joiner, cert_pem.decode()))
+        if read_node(kv.begin(), joiner.node_id) is not None:
+            return self._forwarder.reply_join(
+                reply_to, pending_join(f"node {joiner.node_id} is recorded, not trusted yet")
+            )
+        return self._record_joiner(reply_to, joiner, now)
+
+    def _record_joiner(self, reply_to: ReplyTo, joiner: VerifiedJoin, now: datetime) -> list[m.Effect]:
+        """CCF: a node joining before the service opens is trusted at once; later it is Pending."""
+        cert_pem = endorse_joiner(joiner, self.secrets.service, now)
+        request = joiner.request
+
+        def record(tx: Transaction) -> NodeStatus:
+            opening = read_service_status(tx) is ServiceStatus.OPENING
+            status = NodeStatus.TRUSTED if opening else NodeStatus.PENDING
+            data = node_data(request.peer_address, request.client_address)
+            for map_name, writes in endorsed_node_writes(joiner.public_key, cert_pem, status, data).items():
+                for key, value in writes.writes.items():
+                    tx.put(map_name, key, value)
+            return status
+
+        executed = execute(self.rep.kv, record)
+        result = executed.result
+        assert isinstance(result, Committed)
+        entry = self.rep.append_local(result.write_set, result.version)
+        self.rep.propose_batch([entry])
+        self.rep.sign(self._now_ms)
+        txid = m.TxRef(entry.txid.view, entry.txid.seqno)
+        if executed.value is NodeStatus.TRUSTED:
+            answer = self._accepted(joiner, cert_pem)
+        else:
+            answer = pending_join(f"node {joiner.node_id} is Pending: an operator must trust it")
+        self._waiters[txid.seqno].append(CommitWaiter(reply_to, txid, answer))
+        return []
+
+    def _accepted(self, joiner: VerifiedJoin, cert_pem: str) -> bytes:
+        return accepted_response(
+            joiner,
+            cert_pem,
+            responder=self.secrets.node,
+            responder_peer_address=self._addresses.peer,
+            service=self.secrets.service,
+            ledger_secrets=self.secrets.ledger_secrets,
+            genesis_node_id=self.secrets.genesis_node_id,
+            platform=self._platform,
+            random_bytes=self._random_bytes,
+        )
+
+    # -- membership (primary) ----------------------------------------------------------------------
+
+    def _manage_membership(self) -> None:
+        """Propose the next membership change (membership.py), if any; Raft may still refuse it."""
+        change = next_membership_change(self.rep.raft, read_nodes(self.rep.kv.begin_committed()))
+        if change is None:
+            return
+        write_set = membership_write_set(change)
+
+        def write(tx: Transaction) -> None:
+            for map_name, writes in write_set.maps.items():
+                for key, value in writes.writes.items():
+                    tx.put(map_name, key, value)
+
+        result = execute(self.rep.kv, write).result
+        assert isinstance(result, Committed)
+        with contextlib.suppress(ConfChangeRefusedError, InvalidConfChangeError):
+            self.rep.propose_membership(change, result.write_set, result.version)
+
+    # -- the Ready loop and what follows it --------------------------------------------------------
+
+    def _send_raft(self, message: Message) -> list[m.Effect]:
+        return self.peers.send(NodeId(message.dst), PayloadKind.RAFT, peer_wire.encode(message))
+
+    def drain(self) -> list[m.Effect]:
+        outcome = self.rep.drain(self._send_raft, self._now_ms)
+        effects = outcome.effects
+        if outcome.truncated_to is not None:
+            effects += self._answer_truncated(outcome.truncated_to)
+        if outcome.committed_to is not None:
+            effects += self._answer_committed(outcome.committed_to)
+        for read_state in outcome.read_states:
+            pending = self._reads.pop(read_state.context, None)
+            if pending is not None:
+                result = read(self.rep.kv.begin_committed(), pending.call, self._commit_txid())
+                effects += self._forwarder.reply(pending.reply_to, result)
+        if outcome.nodes_changed or outcome.committed_to is not None or outcome.truncated_to is not None:
+            effects += self.peer_addresses()
+        return effects
+
+    def _answer_truncated(self, keep: int) -> list[m.Effect]:
+        effects: list[m.Effect] = []
+        for seqno in sorted(s for s in self._waiters if s > keep):
+            for waiter in self._waiters.pop(seqno):
+                if waiter.join_response is None:
+                    effects += self._forwarder.reply(
+                        waiter.reply_to, m.WriteResult(waiter.txid, m.TxStatus.INVALID)
+                    )
+                else:
+                    effects += self._forwarder.reply_join(
+                        waiter.reply_to, pending_join("the join was rolled back; retry")
+                    )
+        return effects
+
+    def _answer_committed(self, commit: int) -> list[m.Effect]:
+        effects: list[m.Effect] = []
+        for seqno in sorted(s for s in self._waiters if s <= commit):
+            for waiter in self._waiters.pop(seqno):
+                status = tx_status(waiter.txid, self.rep.writer, commit)
+                if waiter.join_response is None:
+                    effects += self._forwarder.reply(waiter.reply_to, m.WriteResult(waiter.txid, status))
+                elif status is m.TxStatus.COMMITTED:
+                    effects += self._forwarder.reply_join(waiter.reply_to, waiter.join_response)
+                else:
+                    effects += self._forwarder.reply_join(
+                        waiter.reply_to, pending_join("the join was rolled back; retry")
+                    )
+        return effects
+
+    def peer_addresses(self) -> list[m.Effect]:
+        """`PeerAddresses` if where the other nodes listen changed (from `public:ccf.gov.nodes.info`)."""
+        known = {
+            record.node_id: record.peer_address
+            for record in read_nodes(self.rep.kv.begin())
+            if record.node_id != self.node_id and record.peer_address
+        }
+        for peer in self.bootstrap_peers:
+            known.setdefault(peer.node_id, peer.address)
+        peers = tuple(m.PeerAddress(node_id, address) for node_id, address in sorted(known.items()))
+        if peers == self._known_peers:
+            return []
+        self._known_peers = peers
+        return [m.PeerAddresses(peers)]
+
+    def _commit_txid(self) -> m.TxRef:
+        commit = self.rep.ledger_commit
+        return m.TxRef(self.rep.writer.view_at(commit), commit)
+
+
+def _status_text(status: ServiceStatus | None) -> str | None:
+    return None if status is None else status.value

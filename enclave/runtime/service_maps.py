@@ -1,0 +1,161 @@
+"""The service's own KV maps that the runtime reads and writes, beside those of enclave/ledger/tables.py.
+
+CCF's names where CCF has the map (users, members, code ids); values are JSON like CCF's governance maps,
+certificates raw PEM. Two internal maps are sealchain's: `public:ccf.internal.membership` records a Raft
+membership change in the entry that carries it, and `public:ccf.internal.election` marks the entry an
+elected leader appends (both so that a restart rebuilds Raft's log from the ledger alone). Every map named
+`ccf.*` or `public:ccf.*` is reserved: users may neither read nor write it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from consensus import ChangeKind, ConfChange
+from consensus import NodeId as RaftNodeId
+from enclave.kv.transaction import Transaction
+from enclave.kv.write_set import MapWrites, WriteSet
+from enclave.ledger.tables import NODES_INFO, SERVICE_INFO, SINGLETON_KEY, NodeStatus, ServiceStatus
+from enclave.platform.api import Measurement
+
+USERS_CERTS = "public:ccf.gov.users.certs"
+MEMBERS_CERTS = "public:ccf.gov.members.certs"
+MEMBERS_ENCRYPTION_KEYS = "public:ccf.gov.members.encryption_public_keys"
+MEMBERS_INFO = "public:ccf.gov.members.info"
+CODE_IDS = "public:ccf.gov.nodes.code_ids"
+MEMBERSHIP = "public:ccf.internal.membership"
+ELECTION = "public:ccf.internal.election"
+
+CODE_ID_ALLOWED = "AllowedToJoin"
+_RESERVED_PREFIXES = ("ccf.", "public:ccf.")
+
+
+class MalformedServiceRecord(AssertionError):
+    """A service map holds a value the runtime never writes: our bug (only the enclave writes them)."""
+
+
+def is_reserved_map(map_name: str) -> bool:
+    """CCF: `ccf.*` and `public:ccf.*` maps belong to the service (governance and internal state)."""
+    return map_name.startswith(_RESERVED_PREFIXES)
+
+
+def to_json(value: object) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _from_json(raw: bytes, what: str) -> object:
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise MalformedServiceRecord(f"{what}: {exc}") from None
+
+
+# -- nodes ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRecord:
+    """A node's row of `public:ccf.gov.nodes.info` as the runtime uses it."""
+
+    node_id: str
+    status: NodeStatus
+    peer_address: str
+    client_address: str
+
+
+def node_data(peer_address: str, client_address: str) -> dict[str, str]:
+    """The `node_data` of a node's info: where peers and clients reach it."""
+    return {"peer_address": peer_address, "client_address": client_address}
+
+
+def read_node(tx: Transaction, node_id: str) -> NodeRecord | None:
+    raw = tx.get(NODES_INFO, node_id.encode())
+    return None if raw is None else _node_record(node_id, raw)
+
+
+def read_nodes(tx: Transaction) -> list[NodeRecord]:
+    return [_node_record(key.decode(), raw) for key, raw in tx.scan(NODES_INFO)]
+
+
+def _node_record(node_id: str, raw: bytes) -> NodeRecord:
+    info = _from_json(raw, f"node {node_id}")
+    if not isinstance(info, dict):
+        raise MalformedServiceRecord(f"node {node_id}: not an object")
+    data = info.get("node_data") or {}
+    return NodeRecord(
+        node_id,
+        NodeStatus(info["status"]),
+        str(data.get("peer_address", "")),
+        str(data.get("client_address", "")),
+    )
+
+
+def set_node_status(tx: Transaction, node_id: str, status: NodeStatus) -> None:
+    """Rewrite the node's info with a new status (the other fields as they are)."""
+    raw = tx.get(NODES_INFO, node_id.encode())
+    if raw is None:
+        raise MalformedServiceRecord(f"node {node_id} is not recorded")
+    info = _from_json(raw, f"node {node_id}")
+    assert isinstance(info, dict)
+    info["status"] = status.value
+    tx.put(NODES_INFO, node_id.encode(), to_json(info))
+
+
+# -- service --------------------------------------------------------------------------------------------
+
+
+def read_service_status(tx: Transaction) -> ServiceStatus | None:
+    raw = tx.get(SERVICE_INFO, SINGLETON_KEY)
+    if raw is None:
+        return None
+    info = _from_json(raw, "service info")
+    assert isinstance(info, dict)
+    return ServiceStatus(info["status"])
+
+
+def set_service_status(tx: Transaction, status: ServiceStatus) -> None:
+    raw = tx.get(SERVICE_INFO, SINGLETON_KEY)
+    if raw is None:
+        raise MalformedServiceRecord("the service info is not recorded")
+    info = _from_json(raw, "service info")
+    assert isinstance(info, dict)
+    info["status"] = status.value
+    tx.put(SERVICE_INFO, SINGLETON_KEY, to_json(info))
+
+
+def allowed_measurements(tx: Transaction) -> frozenset[Measurement]:
+    """The code ids governance allows to join (initialised at genesis with the genesis node's own)."""
+    return frozenset(
+        Measurement(bytes.fromhex(key.decode()))
+        for key, raw in tx.scan(CODE_IDS)
+        if _from_json(raw, "code id") == CODE_ID_ALLOWED
+    )
+
+
+def code_id_writes(measurement: Measurement) -> dict[str, MapWrites]:
+    return {CODE_IDS: MapWrites(writes={measurement.hex().encode(): to_json(CODE_ID_ALLOWED)})}
+
+
+# -- membership and elections (sealchain's internal maps) ----------------------------------------------
+
+
+def membership_write_set(change: ConfChange) -> WriteSet:
+    value = to_json({"kind": change.kind.value, "node": change.node})
+    return WriteSet({MEMBERSHIP: MapWrites(writes={SINGLETON_KEY: value})})
+
+
+def membership_change_of(public_maps: Mapping[str, MapWrites]) -> ConfChange | None:
+    """The Raft membership change an entry's public maps record, if any."""
+    writes = public_maps.get(MEMBERSHIP)
+    if writes is None:
+        return None
+    info = _from_json(writes.writes[SINGLETON_KEY], "membership change")
+    assert isinstance(info, dict)
+    return ConfChange(ChangeKind(info["kind"]), RaftNodeId(info["node"]))
+
+
+def election_write_set(term: int) -> WriteSet:
+    """The entry standing for Raft's election entry (see replication.py): the same bytes on every node."""
+    return WriteSet({ELECTION: MapWrites(writes={SINGLETON_KEY: to_json({"view": term})})})

@@ -1,0 +1,141 @@
+"""Joining with mutual attestation: what the service refuses, what the joiner refuses, and forwarding."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from enclave.crypto.ids import node_id_of
+from enclave.crypto.keys import sign_digest
+from enclave.runtime import join_wire
+from enclave.runtime import messages as m
+from tests.enclave.runtime.node_helpers import (
+    NO_FAULTS,
+    give,
+    join_answer,
+    joiner_and_accepted_response,
+    joiner_key,
+    ledger_secret_of,
+    open_service,
+    request_from,
+    start_alone,
+    tick_for_a_while,
+)
+from tests.sim.simulation import Simulation
+from tests.sim.world import OTHER_MEASUREMENT, SETTINGS, addresses
+
+
+def test_a_genuine_joiner_is_accepted_before_the_service_opens() -> None:
+    service, _ = start_alone()
+    answer = join_answer(service, request_from(1))
+    assert isinstance(answer, join_wire.JoinAccepted)
+    assert ledger_secret_of(service) not in answer.encrypted_secrets
+
+
+def test_forged_evidence_is_refused_and_nothing_is_recorded() -> None:
+    service, _ = start_alone()
+    request = join_wire.decode_request(request_from(1))
+    evidence = bytearray(request.evidence)
+    evidence[-5] ^= 1
+    forged = join_wire.encode(replace(request, evidence=bytes(evidence)))
+    last = len(service.written.ledger)
+    answer = join_answer(service, forged)
+    assert isinstance(answer, join_wire.JoinRejected)
+    assert len(service.written.ledger) == last
+
+
+def test_a_measurement_not_allowed_is_refused() -> None:
+    service, _ = start_alone()
+    answer = join_answer(service, request_from(1, measurement=OTHER_MEASUREMENT))
+    assert isinstance(answer, join_wire.JoinRejected)
+    assert "MeasurementNotAllowed" in answer.reason
+
+
+def test_evidence_bound_to_another_key_is_refused() -> None:
+    service, _ = start_alone()
+    mine = join_wire.decode_request(request_from(1, seed=5))
+    theirs = join_wire.decode_request(request_from(2, seed=6))
+    # My key, signed by me, but the evidence of another enclave (bound to its key).
+    unsigned = replace(mine, evidence=theirs.evidence, signature=b"")
+    signed = replace(unsigned, signature=sign_digest(joiner_key(5), unsigned.signed_digest()))
+    answer = join_answer(service, join_wire.encode(signed))
+    assert isinstance(answer, join_wire.JoinRejected)
+    assert "ReportDataMismatch" in answer.reason
+
+
+def test_a_request_not_signed_by_its_key_is_refused() -> None:
+    service, _ = start_alone()
+    request = join_wire.decode_request(request_from(1))
+    answer = join_answer(service, join_wire.encode(replace(request, nonce=b"m" * 32)))
+    assert isinstance(answer, join_wire.JoinRejected)
+
+
+def test_garbage_join_requests_are_refused_by_name() -> None:
+    service, _ = start_alone()
+    answer = join_answer(service, b"\x93garbage")
+    assert isinstance(answer, join_wire.JoinRejected)
+
+
+def test_a_joiner_takes_a_verified_response() -> None:
+    service, _ = start_alone()
+    joiner, response = joiner_and_accepted_response(service)
+    effects = give(joiner, m.JoinResponseReceived(response))
+    assert joiner.enclave is not None and joiner.enclave.state is m.LifecycleState.TRUSTED
+    assert any(isinstance(e, m.StoreSealedSecrets) for e in effects)
+
+
+def test_a_joiner_refuses_a_service_whose_evidence_does_not_verify() -> None:
+    service, _ = start_alone()
+    joiner, response = joiner_and_accepted_response(service)
+    accepted = join_wire.decode_response(response)
+    assert isinstance(accepted, join_wire.JoinAccepted)
+    evidence = bytearray(accepted.responder_evidence)
+    evidence[-3] ^= 1
+    tampered = join_wire.encode(replace(accepted, responder_evidence=bytes(evidence)))
+    effects = give(joiner, m.JoinResponseReceived(tampered))
+    assert joiner.enclave is not None and joiner.enclave.state is m.LifecycleState.JOINING
+    assert [type(e) for e in effects] == [m.Log]
+    assert "evidence is rejected" in effects[0].text  # type: ignore[union-attr]
+
+
+def test_a_joiner_refuses_a_node_of_another_service() -> None:
+    service, _ = start_alone(seed=1)
+    other, _ = start_alone(seed=2, index=2)
+    joiner, _ = joiner_and_accepted_response(service)
+    _, their_response = joiner_and_accepted_response(other)
+    effects = give(joiner, m.JoinResponseReceived(their_response))
+    assert joiner.enclave is not None and joiner.enclave.state is m.LifecycleState.JOINING
+    assert "another service" in effects[0].text  # type: ignore[union-attr]
+
+
+def test_a_node_joining_an_open_service_is_pending_until_trusted() -> None:
+    service, _ = start_alone()
+    open_service(service)
+    answer = join_answer(service, request_from(1))
+    assert isinstance(answer, join_wire.JoinPending)
+    give(service, m.TrustNode(900, node_id_of(joiner_key(5).public_key())))
+    tick_for_a_while(service)
+    result = service.answers[900]
+    assert isinstance(result, m.WriteResult) and result.status is m.TxStatus.COMMITTED
+    assert isinstance(join_answer(service, request_from(1)), join_wire.JoinAccepted)
+
+
+def test_a_join_sent_to_a_follower_is_forwarded_to_the_primary() -> None:
+    simulation = Simulation(12, NO_FAULTS)
+    simulation.give(0, m.StartNetwork(simulation.now_ms, addresses(0), (), (), SETTINGS))
+    simulation.step()
+    service_cert = simulation.hosts[0].service_cert_pem
+    assert service_cert is not None
+    simulation.give(
+        1, m.JoinNetwork(simulation.now_ms, addresses(1), addresses(0).peer, service_cert, SETTINGS)
+    )
+    simulation.run_until(lambda: simulation.voters() == 2, 300, "node 1 voting")
+    assert simulation.leader() == 0
+    simulation.give(
+        2, m.JoinNetwork(simulation.now_ms, addresses(2), addresses(1).peer, service_cert, SETTINGS)
+    )
+    simulation.run_until(lambda: simulation.voters() == 3, 300, "node 2 voting, having joined through node 1")
+    joined = simulation.running(2)
+    assert (
+        joined.secrets.ledger_secrets.secret_for(1).key
+        == simulation.running(0).secrets.ledger_secrets.secret_for(1).key
+    )

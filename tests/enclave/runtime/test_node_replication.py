@@ -1,0 +1,65 @@
+"""Three nodes on a fault-free network: forwarding, truncation after a leader change, linearizable reads."""
+
+from __future__ import annotations
+
+from enclave.runtime import messages as m
+from tests.enclave.runtime.node_helpers import put, three_nodes
+from tests.sim.simulation import MAP
+from tests.sim.world import provisioned
+
+
+def test_a_write_on_a_follower_is_forwarded_and_returns_the_primarys_txid() -> None:
+    simulation = three_nodes()
+    leader = simulation.leader()
+    assert leader is not None
+    follower = (leader + 1) % 3
+    simulation.give(follower, put(b"forwarded", 500))
+    simulation.run_until(lambda: 500 in simulation.hosts[follower].answers, 100, "the forwarded answer")
+    result = simulation.hosts[follower].answers[500]
+    assert isinstance(result, m.WriteResult) and result.status is m.TxStatus.COMMITTED
+    leader_node = simulation.running(leader)
+    assert leader_node.rep.writer.view_at(result.txid.seqno) == result.txid.view
+    assert leader_node.rep.kv.begin_committed().get(MAP, b"forwarded") == b"value"
+
+
+def test_a_write_truncated_after_a_leader_change_reports_invalid() -> None:
+    simulation = three_nodes()
+    old = simulation.leader()
+    assert old is not None
+    others = [i for i in range(3) if i != old]
+    simulation.faulty = True
+    simulation.cut = {frozenset({old, i}) for i in others}
+    simulation.give(old, put(b"lost", 600))
+
+    def new_leader_committed() -> bool:
+        leader = simulation.leader()
+        if leader is None or leader == old:
+            return False
+        if 601 not in simulation.hosts[leader].answers:
+            simulation.give(leader, put(b"kept", 601))
+        return isinstance(simulation.hosts[leader].answers.get(601), m.WriteResult)
+
+    simulation.run_until(new_leader_committed, 300, "a new leader committing")
+    simulation.cut.clear()
+    simulation.run_until(lambda: 600 in simulation.hosts[old].answers, 300, "the old leader's answer")
+    result = simulation.hosts[old].answers[600]
+    assert isinstance(result, m.WriteResult) and result.status is m.TxStatus.INVALID
+
+
+def test_linearizable_reads_on_the_primary_and_through_a_follower() -> None:
+    simulation = three_nodes()
+    leader = simulation.leader()
+    assert leader is not None
+    follower = (leader + 1) % 3
+    simulation.give(leader, put(b"read-me", 800))
+    simulation.run_until(lambda: 800 in simulation.hosts[leader].answers, 100, "the write")
+    user = provisioned().user_cert_der
+    for index, request_id in ((leader, 801), (follower, 802)):
+        simulation.give(index, m.ClientRequest(request_id, user, m.Get(MAP, b"read-me")))
+        simulation.run_until(lambda i=index, r=request_id: r in simulation.hosts[i].answers, 100, "the read")
+        result = simulation.hosts[index].answers[request_id]
+        assert isinstance(result, m.GetResult) and result.value == b"value"
+    simulation.give(follower, m.ClientRequest(803, user, m.Scan(MAP, consistency=m.Consistency.LOCAL)))
+    scan = simulation.hosts[follower].answers[803]
+    assert isinstance(scan, m.ScanResult)
+    assert m.KeyValue(b"read-me", b"value") in scan.items

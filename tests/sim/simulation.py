@@ -1,0 +1,358 @@
+"""The whole-node simulation driver: three nodes, a faulty network, clients, invariants after every step.
+
+One seed fixes everything. Phases: genesis on node 0; nodes 1 and 2 join (mutual attestation) and become
+voters; the operator opens the service; clients write to random nodes (followers forward) while the
+network drops, delays, duplicates, reorders and partitions, and nodes crash and restart from their
+durable state; then the faults stop and the cluster must converge.
+
+Checked after every step: a host's commit never goes back and is always durable; no two nodes hold
+different committed entries at a seqno. At the end: every write acknowledged Committed is in every
+node's committed ledger and KV; the ledgers agree byte for byte up to the common commit.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from enclave.runtime import messages as m
+from enclave.runtime.boundary import EnclaveBoundary, decode_effects, encode_input
+from enclave.runtime.running import RunningNode
+from tests.sim.world import EPOCH_MS, SETTINGS, TICK_MS, Host, addresses, carry_out, new_enclave, provisioned
+
+REPLAY_COMMAND = "SEALCHAIN_NODE_SIM_SEED={seed} .venv/bin/pytest tests/sim -k replay"
+MAP = "records"
+
+
+class SimulationFailure(AssertionError):
+    pass
+
+
+@dataclass(frozen=True)
+class Faults:
+    drop: float = 0.05
+    duplicate: float = 0.03
+    max_delay: int = 4
+    crash: float = 0.01
+    restart: float = 0.2
+    partition: float = 0.01
+    heal: float = 0.1
+
+
+@dataclass
+class _Packet:
+    deliver_at: int
+    src: int
+    dst: int
+    effect: m.SendToPeer | m.SendJoinRequest | m.RespondToJoin
+    join_request_id: int | None = None
+
+
+@dataclass
+class _Write:
+    key: bytes
+    value: bytes
+    node: int
+    txid: m.TxRef | None = None
+
+
+@dataclass
+class Simulation:
+    seed: int
+    faults: Faults = field(default_factory=Faults)
+    rng: random.Random = field(init=False)
+    hosts: list[Host] = field(init=False)
+    step_no: int = 0
+    in_flight: list[_Packet] = field(default_factory=list)
+    cut: set[frozenset[int]] = field(default_factory=set)
+    faulty: bool = False
+    writes: dict[int, _Write] = field(default_factory=dict)
+    acknowledged: list[_Write] = field(default_factory=list)
+    reads: dict[int, _Write] = field(default_factory=dict)  # linearizable reads of acknowledged writes
+    reads_checked: int = 0
+    join_requests: dict[int, int] = field(default_factory=dict)  # join request id -> joiner
+    next_request_id: int = 1
+    node_ids: list[str] = field(default_factory=list)
+    crashes: int = 0
+    restarts: int = 0
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+        self.hosts = [Host(i, new_enclave(i, self.rng)) for i in range(3)]
+
+    # -- plumbing -----------------------------------------------------------------------------------
+
+    @property
+    def now_ms(self) -> int:
+        return EPOCH_MS + self.step_no * TICK_MS
+
+    def give(self, index: int, message: m.HostInput) -> list[m.Effect]:
+        host = self.hosts[index]
+        assert host.enclave is not None
+        # Through the byte boundary, as the host calls it: every real message round-trips.
+        effects = decode_effects(EnclaveBoundary(host.enclave).handle(encode_input(message)))
+        cut = None
+        if self.faulty and self.rng.random() < self.faults.crash / 4 and effects:
+            cut = self.rng.randrange(len(effects) + 1)
+        carry_out(host, effects, self._send, cut)
+        if cut is not None:
+            self.crashes += 1
+            self._forget_packets_to(index)
+        self._check(host)
+        return effects
+
+    def _send(self, src: int, effect: m.Effect) -> None:
+        assert isinstance(effect, m.SendToPeer | m.SendJoinRequest | m.RespondToJoin)
+        match effect:
+            case m.SendToPeer():
+                dst = self.node_ids.index(effect.node_id) if effect.node_id in self.node_ids else None
+            case m.SendJoinRequest():
+                dst = next(i for i in range(3) if addresses(i).peer == effect.target_address)
+            case m.RespondToJoin():
+                dst = self.join_requests.pop(effect.request_id, None)
+        if dst is None or not self.hosts[src].up:
+            return
+        copies = 1
+        if self.faulty:
+            if frozenset({src, dst}) in self.cut or self.rng.random() < self.faults.drop:
+                return
+            if self.rng.random() < self.faults.duplicate:
+                copies = 2
+        for _ in range(copies):
+            delay = 1 + (self.rng.randrange(self.faults.max_delay) if self.faulty else 0)
+            self.in_flight.append(_Packet(self.step_no + delay, src, dst, effect))
+
+    def _forget_packets_to(self, index: int) -> None:
+        self.in_flight = [p for p in self.in_flight if p.dst != index]
+
+    def _deliver(self) -> None:
+        due = [p for p in self.in_flight if p.deliver_at <= self.step_no]
+        self.in_flight = [p for p in self.in_flight if p.deliver_at > self.step_no]
+        self.rng.shuffle(due)
+        for packet in due:
+            host = self.hosts[packet.dst]
+            if not host.up or (
+                not self.hosts[packet.src].up and isinstance(packet.effect, m.SendJoinRequest)
+            ):
+                continue
+            match packet.effect:
+                case m.SendToPeer():
+                    self.give(packet.dst, m.PeerMessage(self.node_ids[packet.src], packet.effect.frame))
+                case m.SendJoinRequest():
+                    request_id = self._request_id()
+                    self.join_requests[request_id] = packet.src
+                    self.give(packet.dst, m.JoinRequestReceived(request_id, packet.effect.request))
+                case m.RespondToJoin():
+                    self.give(packet.dst, m.JoinResponseReceived(packet.effect.response))
+            if self.hosts[packet.dst].up and len(self.node_ids) < 3:
+                self._learn_node_ids()
+
+    def _request_id(self) -> int:
+        self.next_request_id += 1
+        return self.next_request_id
+
+    def _learn_node_ids(self) -> None:
+        for host in self.hosts:
+            enclave = host.enclave
+            if enclave is not None and enclave.node is not None and enclave.node.node_id not in self.node_ids:
+                while len(self.node_ids) < host.index:
+                    self.node_ids.append("")
+                if len(self.node_ids) == host.index:
+                    self.node_ids.append(enclave.node.node_id)
+                else:
+                    self.node_ids[host.index] = enclave.node.node_id
+
+    def step(self) -> None:
+        self.step_no += 1
+        self._deliver()
+        for host in self.hosts:
+            if host.up:
+                self.give(host.index, m.Tick(self.now_ms))
+        self._learn_node_ids()
+        if self.faulty:
+            self._maybe_fault()
+
+    # -- faults -------------------------------------------------------------------------------------
+
+    def _maybe_fault(self) -> None:
+        roll = self.rng.random()
+        if roll < self.faults.crash:
+            index = self.rng.randrange(3)
+            if self.hosts[index].up:
+                self.crashes += 1
+                self.hosts[index].crash()
+                self._forget_packets_to(index)
+        elif roll < self.faults.crash + self.faults.restart:
+            down = [h for h in self.hosts if not h.up]
+            if down:
+                self.restart(self.rng.choice(down).index)
+        elif roll < self.faults.crash + self.faults.restart + self.faults.partition:
+            a, b = self.rng.sample(range(3), 2)
+            self.cut.add(frozenset({a, b}))
+        elif roll < self.faults.crash + self.faults.restart + self.faults.partition + self.faults.heal:
+            self.cut.clear()
+
+    def restart(self, index: int) -> None:
+        host = self.hosts[index]
+        self.restarts += 1
+        host.enclave = new_enclave(index, self.rng)
+        self.give(index, host.restart_input(self.now_ms))
+
+    # -- invariants ---------------------------------------------------------------------------------
+
+    def _check(self, host: Host) -> None:
+        if host.committed > len(host.durable.ledger) and not host.up:
+            raise SimulationFailure(f"node {host.index} committed {host.committed} but lost it in a crash")
+        for other in self.hosts:
+            common = min(host.committed, other.committed)
+            if host.written.ledger[:common] != other.written.ledger[:common]:
+                raise SimulationFailure(f"nodes {host.index} and {other.index} committed different entries")
+
+    # -- the scenario -------------------------------------------------------------------------------
+
+    def run_until(self, condition: object, limit: int, what: str) -> None:
+        assert callable(condition)
+        for _ in range(limit):
+            if condition():
+                return
+            self.step()
+        raise SimulationFailure(f"{what} did not happen within {limit} steps")
+
+    def voters(self) -> int:
+        enclave = self.hosts[0].enclave
+        if enclave is None or enclave.node is None:
+            return 0
+        return len(enclave.node.rep.raft.configuration.voters)
+
+    def running(self, index: int) -> RunningNode:
+        enclave = self.hosts[index].enclave
+        assert enclave is not None and enclave.node is not None, f"node {index} is not running"
+        return enclave.node
+
+    def leader(self) -> int | None:
+        """The node that can take writes now (the leader of the highest term, if several think so)."""
+        leaders = [
+            (host.enclave.node.rep.raft.term, host.index)
+            for host in self.hosts
+            if host.enclave is not None
+            and host.enclave.node is not None
+            and host.enclave.node.rep.can_propose()
+        ]
+        return max(leaders)[1] if leaders else None
+
+    def setup(self) -> None:
+        world = provisioned()
+        self.give(
+            0,
+            m.StartNetwork(self.now_ms, addresses(0), (), (world.user_cert_pem,), SETTINGS),
+        )
+        self._learn_node_ids()
+        service_cert = self.hosts[0].service_cert_pem
+        assert service_cert is not None
+        for index in (1, 2):
+            self.give(
+                index, m.JoinNetwork(self.now_ms, addresses(index), addresses(0).peer, service_cert, SETTINGS)
+            )
+        self.run_until(lambda: self.voters() == 3, 400, "three voters")
+        request_id = self._request_id()
+
+        def opened() -> bool:
+            leader = self.leader()
+            if leader is None:
+                return False
+            answers = self.hosts[leader].answers
+            if request_id not in answers:
+                self.give(leader, m.OpenService(request_id))
+            result = answers.pop(request_id, None)
+            return isinstance(result, m.WriteResult) and result.status is m.TxStatus.COMMITTED
+
+        self.run_until(opened, 400, "opening the service")
+
+    def submit_write(self) -> None:
+        index = self.rng.randrange(3)
+        if not self.hosts[index].up:
+            return
+        request_id = self._request_id()
+        write = _Write(f"k{request_id}".encode(), f"v{request_id}".encode(), index)
+        self.writes[request_id] = write
+        call = m.Put(MAP, write.key, write.value)
+        self.give(index, m.ClientRequest(request_id, provisioned().user_cert_der, call))
+
+    def submit_read(self) -> None:
+        """A linearizable read of a write acknowledged before it was sent must see that write."""
+        index = self.rng.randrange(3)
+        if not self.hosts[index].up or not self.acknowledged:
+            return
+        request_id = self._request_id()
+        write = self.rng.choice(self.acknowledged)
+        self.reads[request_id] = write
+        self.give(index, m.ClientRequest(request_id, provisioned().user_cert_der, m.Get(MAP, write.key)))
+
+    def collect_answers(self) -> None:
+        for host in self.hosts:
+            for request_id in [r for r in host.answers if r in self.reads]:
+                result = host.answers.pop(request_id)
+                write = self.reads.pop(request_id)
+                if isinstance(result, m.GetResult):
+                    if result.value != write.value:
+                        raise SimulationFailure(f"a linearizable read of {write.key!r} saw {result.value!r}")
+                    self.reads_checked += 1
+        for host in self.hosts:
+            for request_id in [r for r in host.answers if r in self.writes]:
+                result = host.answers.pop(request_id)
+                write = self.writes.pop(request_id)
+                if isinstance(result, m.WriteResult) and result.status is m.TxStatus.COMMITTED:
+                    write.txid = result.txid
+                    self.acknowledged.append(write)
+
+    def run(self, workload_steps: int = 150, heal_limit: int = 600, *, honest_hosts: bool = True) -> None:
+        self.setup()
+        for host in self.hosts:
+            host.honours_flush = honest_hosts
+        self.faulty = True
+        for _ in range(workload_steps):
+            if self.rng.random() < 0.5:
+                self.submit_write()
+            if self.rng.random() < 0.2:
+                self.submit_read()
+            self.step()
+            self.collect_answers()
+        self.faulty = False
+        self.cut.clear()
+        for host in self.hosts:
+            if not host.up:
+                self.restart(host.index)
+        self.run_until(self.converged, heal_limit, "convergence after healing")
+        self.check_final()
+
+    def converged(self) -> bool:
+        self.collect_answers()
+        enclaves = [h.enclave for h in self.hosts]
+        if any(e is None or e.node is None for e in enclaves):
+            return False
+        lasts = {len(h.written.ledger) for h in self.hosts}
+        commits = {h.committed for h in self.hosts}
+        return len(lasts) == 1 and commits == {lasts.pop()} and self.leader() is not None
+
+    def check_final(self) -> None:
+        common = min(h.committed for h in self.hosts)
+        reference = self.hosts[0].written.ledger[:common]
+        for host in self.hosts:
+            if host.written.ledger[:common] != reference:
+                raise SimulationFailure(
+                    f"node {host.index}'s ledger differs below the common commit {common}"
+                )
+        for write in self.acknowledged:
+            assert write.txid is not None
+            for host in self.hosts:
+                if write.txid.seqno > host.committed:
+                    raise SimulationFailure(
+                        f"acknowledged {write.txid} is not committed on node {host.index}"
+                    )
+                enclave = host.enclave
+                assert enclave is not None and enclave.node is not None
+                if enclave.node.rep.writer.view_at(write.txid.seqno) != write.txid.view:
+                    raise SimulationFailure(f"acknowledged {write.txid} was replaced on node {host.index}")
+                value = enclave.node.rep.kv.begin_committed().get(MAP, write.key)
+                if value != write.value:
+                    raise SimulationFailure(f"acknowledged write {write.key!r} missing on node {host.index}")
