@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from node.config import IdentitySettings
 from node.files import DIRECTORY_MODE, PRIVATE_MODE, PUBLIC_MODE, create_file
-from sealchain.identities import GeneratedIdentity
+from node.platform_files import init_platform_dir, provision_machine_dir
+from sealchain.identities import GeneratedIdentity, generate_identity
 
 WORKSPACE_ENV = "SEALCHAIN_WORKSPACE"
 DEFAULT_WORKSPACE = Path("workspace")
@@ -105,6 +107,28 @@ class Workspace:
         if identity.encryption_private_key_pem is not None:
             create_file(files.encryption_private_key, identity.encryption_private_key_pem, PRIVATE_MODE)
         return files
+
+
+def prepare_network_workspace(
+    workspace: Workspace, *, nodes: int, members: int, users: int
+) -> IdentitySettings:
+    """What `network up` creates before starting nodes: members `member0..`, users `user0..`, the
+    simulated TEE platform with one machine per node (`node0..`). The identities' paths, relative to the
+    workspace, for the nodes' configs. Raises `WorkspaceError` or `PlatformFilesError`."""
+    member_certs, encryption_keys, user_certs = [], [], []
+    for i in range(members):
+        name = f"member{i}"
+        files = workspace.save_identity(Role.MEMBER, name, generate_identity(name, with_encryption_key=True))
+        member_certs.append(files.cert.relative_to(workspace.root))
+        encryption_keys.append(files.encryption_public_key.relative_to(workspace.root))
+    for i in range(users):
+        name = f"user{i}"
+        files = workspace.save_identity(Role.USER, name, generate_identity(name, with_encryption_key=False))
+        user_certs.append(files.cert.relative_to(workspace.root))
+    init_platform_dir(workspace.platform_dir)
+    for i in range(nodes):
+        provision_machine_dir(workspace.platform_dir, f"node{i}")
+    return IdentitySettings(tuple(member_certs), tuple(encryption_keys), tuple(user_certs))
 
 
 def _check_name(name: str) -> None:

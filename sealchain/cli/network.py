@@ -1,17 +1,193 @@
-"""`sealchain network`: not built yet (issue 5)."""
+"""`sealchain network up|status|down`: a local network of nodes in one workspace (DESIGN.md section 7)."""
 
 from __future__ import annotations
 
+import json
+import signal
+import time
+from pathlib import Path
+
 import click
 
-from sealchain.cli.errors import not_built
-
-
-@click.command(
-    "network",
-    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-    add_help_option=True,
+from enclave.runtime import messages as m
+from node.config import ConfigError, load_config
+from node.network import (
+    LocalNetwork,
+    NetworkError,
+    NetworkFile,
+    bring_up,
+    node_status,
+    read_network_file,
+    stop_recorded_network,
 )
+from node.platform_files import PlatformFilesError
+from sealchain.cli.errors import CliError, json_option
+from sealchain.workspace import Workspace, WorkspaceError, prepare_network_workspace
+
+workspace_option = click.option(
+    "--workspace",
+    "workspace_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Default: $SEALCHAIN_WORKSPACE or ./workspace.",
+)
+UP_DEADLINE_SECONDS = 120.0
+
+
+@click.group("network")
 def network() -> None:
-    """Not built yet (issue 5)."""
-    raise not_built("network", 5)
+    """Run a local network of nodes on this machine (loopback addresses, free ports)."""
+
+
+@network.command("up")
+@click.option("--nodes", "node_count", default=3, show_default=True, type=click.IntRange(1, 9))
+@click.option("--members", "member_count", default=3, show_default=True, type=click.IntRange(1, 20))
+@click.option("--users", "user_count", default=1, show_default=True, type=click.IntRange(0, 100))
+@workspace_option
+@click.option("--detach", is_flag=True, help="Leave the nodes running in the background and return.")
+@json_option
+def up(
+    *,
+    node_count: int,
+    member_count: int,
+    user_count: int,
+    workspace_dir: Path | None,
+    detach: bool,
+    json_output: bool,
+) -> None:
+    """Create a workspace, start the nodes, open the service, print the endpoints.
+
+    Creates members' and users' identities, the simulated TEE platform and one machine per node, starts
+    node0 as the genesis node and the others joining through it, then opens the service. Without
+    --detach it stays in the foreground; Ctrl-C stops every node cleanly."""
+    workspace = Workspace.locate(workspace_dir)
+    if workspace.network_json.exists() or workspace.node_dir("node0").exists():
+        raise CliError("workspace_in_use", f"{workspace.root} already holds a network: use another workspace")
+    try:
+        identities = prepare_network_workspace(
+            workspace, nodes=node_count, members=member_count, users=user_count
+        )
+    except (WorkspaceError, PlatformFilesError) as error:
+        raise CliError(error.code, str(error)) from None
+
+    local = LocalNetwork(workspace.root)
+    members = [f"member{i}" for i in range(member_count)]
+    users = [f"user{i}" for i in range(user_count)]
+    try:
+        bring_up(
+            local, node_count, identities, deadline=time.monotonic() + UP_DEADLINE_SECONDS, detach=detach
+        )
+        network_file = local.write_network_file(members, users)
+    except NetworkError as error:
+        local.stop_all()
+        raise CliError(error.code, str(error)) from None
+    except BaseException:
+        local.stop_all()
+        raise
+
+    if json_output:
+        click.echo(network_file.to_json(), nl=False)
+    else:
+        _print_welcome(workspace, network_file, users)
+    if detach:
+        return
+    _stay_in_foreground(local)
+
+
+def _print_welcome(workspace: Workspace, network_file: NetworkFile, users: list[str]) -> None:
+    click.echo(f"The service is open. Workspace: {workspace.root}")
+    click.echo(f"Service certificate: {workspace.service_cert}")
+    for record in network_file.nodes:
+        click.echo(
+            f"  {record.name}  client {record.client_address}  pid {record.pid}  id {record.node_id[:12]}"
+        )
+    as_user = f" --as {users[0]}" if users else ""
+    ws = f" --workspace {workspace.root}"
+    click.echo("Try:")
+    click.echo(f"  sealchain tx put records hello world{as_user}{ws}")
+    click.echo(f"  sealchain tx get records hello{as_user}{ws}")
+    click.echo(f"  sealchain network status{ws}")
+
+
+def _stay_in_foreground(local: LocalNetwork) -> None:
+    """Until Ctrl-C (or SIGTERM): then every node is stopped cleanly."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    click.echo("Press Ctrl-C to stop the network.")
+    try:
+        while all(node.is_running() for node in local.nodes.values()):
+            time.sleep(0.5)
+        stopped = [name for name, node in local.nodes.items() if not node.is_running()]
+        click.echo(f"node(s) {', '.join(stopped)} exited; stopping the network", err=True)
+    except KeyboardInterrupt:
+        click.echo("stopping the network", err=True)
+    finally:
+        local.stop_all()
+
+
+@network.command("status")
+@workspace_option
+@json_option
+def status(workspace_dir: Path | None, json_output: bool) -> None:
+    """Each node's role, term, commit TxID, status and whether it answers."""
+    workspace = Workspace.locate(workspace_dir)
+    try:
+        network_file = read_network_file(workspace.root)
+    except NetworkError as error:
+        raise CliError(error.code, str(error)) from None
+    nodes = []
+    for record in network_file.nodes:
+        report = _node_report(workspace.root / record.config)
+        nodes.append(
+            {
+                "name": record.name,
+                "node_id": record.node_id,
+                "client_address": record.client_address,
+                "pid": record.pid,
+                "config": record.config,
+                "ledger_dir": record.ledger_dir,
+                "role": report.role if report else None,
+                "term": report.term if report else None,
+                "commit": f"{report.commit.view}.{report.commit.seqno}" if report else None,
+                "status": report.state.value if report else None,
+                "up": report is not None,
+            }
+        )
+    if json_output:
+        document = {
+            "service_cert": network_file.service_cert,
+            "nodes": nodes,
+            "members": list(network_file.members),
+            "users": list(network_file.users),
+        }
+        click.echo(json.dumps(document, indent=2))
+        return
+    click.echo(f"{'node':<8}{'up':<6}{'role':<11}{'term':<6}{'commit':<12}{'status':<10}client")
+    for node in nodes:
+        click.echo(
+            f"{node['name']!s:<8}{'yes' if node['up'] else 'no':<6}{node['role'] or '-'!s:<11}"
+            f"{node['term'] if node['term'] is not None else '-'!s:<6}{node['commit'] or '-'!s:<12}"
+            f"{node['status'] or '-'!s:<10}{node['client_address']}"
+        )
+
+
+def _node_report(config_file: Path) -> m.NodeStatusReport | None:
+    try:
+        config = load_config(config_file)
+    except ConfigError:
+        return None
+    return node_status(config.operator.bind)
+
+
+@network.command("down")
+@workspace_option
+@json_option
+def down(workspace_dir: Path | None, json_output: bool) -> None:
+    """Stop the nodes that `network up --detach` left running (SIGTERM, then SIGKILL)."""
+    workspace = Workspace.locate(workspace_dir)
+    try:
+        stopped = stop_recorded_network(workspace.root)
+    except NetworkError as error:
+        raise CliError(error.code, str(error)) from None
+    if json_output:
+        click.echo(json.dumps({"stopped": stopped}))
+    else:
+        click.echo(f"stopped: {', '.join(stopped)}" if stopped else "no node of this workspace was running")

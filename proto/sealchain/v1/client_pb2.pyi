@@ -16,18 +16,16 @@ CONSISTENCY_LINEARIZABLE: Consistency
 CONSISTENCY_LOCAL: Consistency
 
 class PutRequest(_message.Message):
-    __slots__ = ("map", "key", "value", "no_wait", "expected_version")
+    __slots__ = ("map", "key", "value", "no_wait")
     MAP_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
     NO_WAIT_FIELD_NUMBER: _ClassVar[int]
-    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     map: str
     key: bytes
     value: bytes
     no_wait: bool
-    expected_version: int
-    def __init__(self, map: _Optional[str] = ..., key: _Optional[bytes] = ..., value: _Optional[bytes] = ..., no_wait: _Optional[bool] = ..., expected_version: _Optional[int] = ...) -> None: ...
+    def __init__(self, map: _Optional[str] = ..., key: _Optional[bytes] = ..., value: _Optional[bytes] = ..., no_wait: _Optional[bool] = ...) -> None: ...
 
 class DeleteRequest(_message.Message):
     __slots__ = ("map", "key", "no_wait")
@@ -58,48 +56,44 @@ class GetRequest(_message.Message):
     def __init__(self, map: _Optional[str] = ..., key: _Optional[bytes] = ..., consistency: _Optional[_Union[Consistency, str]] = ...) -> None: ...
 
 class GetResponse(_message.Message):
-    __slots__ = ("found", "value", "version", "txid")
+    __slots__ = ("found", "value", "txid")
     FOUND_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
-    VERSION_FIELD_NUMBER: _ClassVar[int]
     TXID_FIELD_NUMBER: _ClassVar[int]
     found: bool
     value: bytes
-    version: int
     txid: _common_pb2.TxId
-    def __init__(self, found: _Optional[bool] = ..., value: _Optional[bytes] = ..., version: _Optional[int] = ..., txid: _Optional[_Union[_common_pb2.TxId, _Mapping]] = ...) -> None: ...
+    def __init__(self, found: _Optional[bool] = ..., value: _Optional[bytes] = ..., txid: _Optional[_Union[_common_pb2.TxId, _Mapping]] = ...) -> None: ...
 
 class ScanRequest(_message.Message):
-    __slots__ = ("map", "prefix", "limit", "consistency")
+    __slots__ = ("map", "start", "end", "limit", "consistency")
     MAP_FIELD_NUMBER: _ClassVar[int]
-    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     CONSISTENCY_FIELD_NUMBER: _ClassVar[int]
     map: str
-    prefix: bytes
+    start: bytes
+    end: bytes
     limit: int
     consistency: Consistency
-    def __init__(self, map: _Optional[str] = ..., prefix: _Optional[bytes] = ..., limit: _Optional[int] = ..., consistency: _Optional[_Union[Consistency, str]] = ...) -> None: ...
+    def __init__(self, map: _Optional[str] = ..., start: _Optional[bytes] = ..., end: _Optional[bytes] = ..., limit: _Optional[int] = ..., consistency: _Optional[_Union[Consistency, str]] = ...) -> None: ...
 
 class KeyValue(_message.Message):
-    __slots__ = ("key", "value", "version")
+    __slots__ = ("key", "value")
     KEY_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
-    VERSION_FIELD_NUMBER: _ClassVar[int]
     key: bytes
     value: bytes
-    version: int
-    def __init__(self, key: _Optional[bytes] = ..., value: _Optional[bytes] = ..., version: _Optional[int] = ...) -> None: ...
+    def __init__(self, key: _Optional[bytes] = ..., value: _Optional[bytes] = ...) -> None: ...
 
 class ScanResponse(_message.Message):
-    __slots__ = ("entries", "txid", "truncated")
+    __slots__ = ("entries", "txid")
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     TXID_FIELD_NUMBER: _ClassVar[int]
-    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     entries: _containers.RepeatedCompositeFieldContainer[KeyValue]
     txid: _common_pb2.TxId
-    truncated: bool
-    def __init__(self, entries: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ..., txid: _Optional[_Union[_common_pb2.TxId, _Mapping]] = ..., truncated: _Optional[bool] = ...) -> None: ...
+    def __init__(self, entries: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ..., txid: _Optional[_Union[_common_pb2.TxId, _Mapping]] = ...) -> None: ...
 
 class CallRequest(_message.Message):
     __slots__ = ("procedure", "args", "no_wait")

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dproto/sealchain/v1/node.proto\x12\x0csealchain.v1\"X\n\x0bJoinRequest\x12\x10\n\x08\x65vidence\x18\x01 \x01(\x0c\x12\x1b\n\x13identity_public_key\x18\x02 \x01(\x0c\x12\x0b\n\x03\x63sr\x18\x03 \x01(\x0c\x12\r\n\x05nonce\x18\x04 \x01(\x0c\"\x94\x01\n\x0cJoinResponse\x12\x13\n\x0bnode_status\x18\x01 \x01(\t\x12\x18\n\x10service_evidence\x18\x02 \x01(\x0c\x12\x1b\n\x13service_certificate\x18\x03 \x01(\x0c\x12\x1d\n\x15responder_certificate\x18\x04 \x01(\x0c\x12\x19\n\x11sealed_for_joiner\x18\x05 \x01(\x0c\"8\n\tPeerFrame\x12\x14\n\x0c\x66rom_node_id\x18\x01 \x01(\x0c\x12\x15\n\rchannel_frame\x18\x02 \x01(\x0c\"\t\n\x07PeerAck2\x81\x01\n\x04Peer\x12=\n\x04Join\x12\x19.sealchain.v1.JoinRequest\x1a\x1a.sealchain.v1.JoinResponse\x12:\n\x06Stream\x12\x17.sealchain.v1.PeerFrame\x1a\x15.sealchain.v1.PeerAck(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dproto/sealchain/v1/node.proto\x12\x0csealchain.v1\"\x1b\n\x0bJoinRequest\x12\x0c\n\x04\x62ody\x18\x01 \x01(\x0c\"\x1c\n\x0cJoinResponse\x12\x0c\n\x04\x62ody\x18\x01 \x01(\x0c\"8\n\tPeerFrame\x12\x14\n\x0c\x66rom_node_id\x18\x01 \x01(\t\x12\x15\n\rchannel_frame\x18\x02 \x01(\x0c\"\t\n\x07PeerAck2\x81\x01\n\x04Peer\x12=\n\x04Join\x12\x19.sealchain.v1.JoinRequest\x1a\x1a.sealchain.v1.JoinResponse\x12:\n\x06Stream\x12\x17.sealchain.v1.PeerFrame\x1a\x15.sealchain.v1.PeerAck(\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,13 +32,13 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'proto.sealchain.v1.node_pb2
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_JOINREQUEST']._serialized_start=47
-  _globals['_JOINREQUEST']._serialized_end=135
-  _globals['_JOINRESPONSE']._serialized_start=138
-  _globals['_JOINRESPONSE']._serialized_end=286
-  _globals['_PEERFRAME']._serialized_start=288
-  _globals['_PEERFRAME']._serialized_end=344
-  _globals['_PEERACK']._serialized_start=346
-  _globals['_PEERACK']._serialized_end=355
-  _globals['_PEER']._serialized_start=358
-  _globals['_PEER']._serialized_end=487
+  _globals['_JOINREQUEST']._serialized_end=74
+  _globals['_JOINRESPONSE']._serialized_start=76
+  _globals['_JOINRESPONSE']._serialized_end=104
+  _globals['_PEERFRAME']._serialized_start=106
+  _globals['_PEERFRAME']._serialized_end=162
+  _globals['_PEERACK']._serialized_start=164
+  _globals['_PEERACK']._serialized_end=173
+  _globals['_PEER']._serialized_start=176
+  _globals['_PEER']._serialized_end=305
 # @@protoc_insertion_point(module_scope)

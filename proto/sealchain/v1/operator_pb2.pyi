@@ -11,22 +11,24 @@ class NodeStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class NodeStatusResponse(_message.Message):
-    __slots__ = ("node_id", "role", "term", "commit", "status", "service_status", "ledger_bytes")
+    __slots__ = ("node_id", "role", "term", "commit", "status", "service_status", "last", "primary")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     TERM_FIELD_NUMBER: _ClassVar[int]
     COMMIT_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     SERVICE_STATUS_FIELD_NUMBER: _ClassVar[int]
-    LEDGER_BYTES_FIELD_NUMBER: _ClassVar[int]
+    LAST_FIELD_NUMBER: _ClassVar[int]
+    PRIMARY_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     role: str
     term: int
     commit: _common_pb2.TxId
     status: str
     service_status: str
-    ledger_bytes: int
-    def __init__(self, node_id: _Optional[str] = ..., role: _Optional[str] = ..., term: _Optional[int] = ..., commit: _Optional[_Union[_common_pb2.TxId, _Mapping]] = ..., status: _Optional[str] = ..., service_status: _Optional[str] = ..., ledger_bytes: _Optional[int] = ...) -> None: ...
+    last: _common_pb2.TxId
+    primary: str
+    def __init__(self, node_id: _Optional[str] = ..., role: _Optional[str] = ..., term: _Optional[int] = ..., commit: _Optional[_Union[_common_pb2.TxId, _Mapping]] = ..., status: _Optional[str] = ..., service_status: _Optional[str] = ..., last: _Optional[_Union[_common_pb2.TxId, _Mapping]] = ..., primary: _Optional[str] = ...) -> None: ...
 
 class MetricsRequest(_message.Message):
     __slots__ = ()
@@ -37,3 +39,17 @@ class MetricsResponse(_message.Message):
     PROMETHEUS_TEXT_FIELD_NUMBER: _ClassVar[int]
     prometheus_text: str
     def __init__(self, prometheus_text: _Optional[str] = ...) -> None: ...
+
+class OpenServiceRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class TrustNodeRequest(_message.Message):
+    __slots__ = ("node_id",)
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    def __init__(self, node_id: _Optional[str] = ...) -> None: ...
+
+class OperatorActionResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

@@ -1,0 +1,453 @@
+"""The untrusted host of one node: feeds the enclave its inputs and carries out its effects, in order.
+
+CCF's host (`src/host`): one event loop per node process. Inputs reach the enclave from the ticker (a
+`Tick` every `tick_interval_ms`), the gRPC servers (client calls, peer frames, join requests, operator
+actions) and the host's own outgoing calls (join responses). Every input crosses the byte boundary
+(`EnclaveBoundary.handle`, as an ECALL would) and the effects that come back are carried out strictly in
+order before the next input is fed, so the enclave sees one totally ordered history.
+
+Durability: ledger appends and Raft state go to the OS at once and reach the disk at `Flush` (group
+fsync, on the host's flush thread while the event loop keeps queueing inputs); effects after a `Flush`
+are carried out only once it has completed, which is what makes sending an acknowledgement after a
+`Flush` safe (consensus/ready.py). Sealed secrets are fsynced when written. LMDB batches are queued to
+the state store's own writer thread in order.
+
+Secrets: the host holds the node's TLS key (`TlsIdentity`) in memory for its gRPC servers and channels and
+writes it nowhere; every other secret reaches it only sealed or encrypted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol, assert_never
+
+import grpc
+from cryptography import x509
+
+from enclave.crypto.certs import certificate_public_key
+from enclave.crypto.ids import node_id_of
+from enclave.runtime import boundary
+from enclave.runtime import messages as m
+from node.config import NodeConfig, NodeMode
+from node.files import PRIVATE_MODE, PUBLIC_MODE
+from node.ledger_files import LedgerFiles
+from node.node_log import log_event
+from node.raft_state_file import RaftStateFile
+from node.rpc.peer_links import PeerLinks
+from node.rpc.servers import BoundPorts, NodeServers
+from node.rpc.tls import channel_credentials
+from node.state_store import StateStore
+from proto.sealchain.v1 import node_pb2, node_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+JOIN_TIMEOUT_SECONDS = 5.0
+# A client call the enclave has not answered by then gets a retryable error: the node may have lost its
+# primary while the call waited for commit. The enclave's answer, if it comes later, is dropped.
+CALL_TIMEOUT_SECONDS = 30.0
+_LOG_LEVELS = {
+    m.LogLevel.DEBUG: logging.DEBUG,
+    m.LogLevel.INFO: logging.INFO,
+    m.LogLevel.WARNING: logging.WARNING,
+    m.LogLevel.ERROR: logging.ERROR,
+}
+
+
+class Boundary(Protocol):
+    """The enclave as the host sees it: bytes in, bytes out (`enclave.runtime.boundary.EnclaveBoundary`)."""
+
+    def handle(self, input_bytes: bytes) -> bytes: ...
+
+
+class StartupError(Exception):
+    """The node cannot start from this configuration and these files; the message says why."""
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def write_atomically(path: Path, content: bytes, mode: int) -> None:
+    """Replaces `path` with `content`, durably, with `mode` from the first byte (secrets stay 0600)."""
+    temporary = path.with_name(path.name + ".tmp")
+    with contextlib.suppress(FileNotFoundError):
+        temporary.unlink()
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        view = memoryview(content)
+        while view:
+            view = view[os.write(descriptor, view) :]
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    os.chmod(temporary, mode)
+    os.replace(temporary, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+class Host:
+    """One node's host: owns the ledger files, the state store, the Raft state file, the servers and the
+    peer links, and is the only caller of the enclave."""
+
+    def __init__(self, config: NodeConfig, enclave: Boundary, clock_ms: Callable[[], int] = now_ms) -> None:
+        self.config = config
+        self._enclave = enclave
+        self._clock_ms = clock_ms
+        self.ledger = LedgerFiles(config.path(config.ledger_dir), fsync=config.consensus.fsync)
+        self.state_store = StateStore(config.path(config.state_dir))
+        self.raft_state = RaftStateFile(config.path(config.raft_state))
+        self.servers = NodeServers(self, client_roots=self._client_roots())
+        self.peers = PeerLinks(self._service_cert_pem)
+        self.node_id: str | None = None
+        self.stopped = asyncio.Event()
+        self.failure: BaseException | None = None
+        self._next_request_id = 1
+        self._waiting: dict[int, asyncio.Future[Any]] = {}
+        self._queue: collections.deque[m.HostInput] = collections.deque()
+        self._queue_ready = asyncio.Event()
+        self._closing = False
+        self._enclave_task: asyncio.Task[None] | None = None
+        # Its own thread: a Flush must never wait for a thread that other work (or a test) holds.
+        self._flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flush")
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._ticker: asyncio.Task[None] | None = None
+        self._inputs: collections.Counter[str] = collections.Counter()
+        self._effects: collections.Counter[str] = collections.Counter()
+        self._ledger_bytes = 0
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> BoundPorts:
+        """Listens (recording the ports bound), hands the enclave its first input, starts the ticker."""
+        config = self.config
+        ports = await self.servers.start(config.client.bind, config.peer.bind, config.operator.bind)
+        self.config = config.with_bound_ports(ports.client, ports.peer, ports.operator)
+        log_event(
+            logging.INFO,
+            "listening",
+            client=str(self.config.client.advertised),
+            peer=str(self.config.peer.advertised),
+            operator=str(self.config.operator.bind),
+        )
+        self.feed(self._first_input())
+        self._enclave_task = asyncio.create_task(self._run_enclave(), name="enclave")
+        self._ticker = asyncio.create_task(self._tick_forever(), name="ticker")
+        return ports
+
+    async def close(self) -> None:
+        """Stops serving and ticking, then makes everything durable and closes the files."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
+        if self._enclave_task is not None:
+            # Let the input in hand finish (a Flush may be running on a thread), then stop taking more.
+            self._closing = True
+            self._queue_ready.set()
+            await self._enclave_task
+        await self.servers.stop(grace_seconds=0.5)
+        await self.peers.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for future in self._waiting.values():
+            future.cancel()
+        self._flusher.shutdown()
+        self.raft_state.sync()
+        self.ledger.close()
+        self.state_store.close()
+        log_event(logging.INFO, "stopped")
+
+    def _first_input(self) -> m.HostInput:
+        """Restart when this node has sealed secrets; otherwise what the config's mode says."""
+        config = self.config
+        addresses = m.NodeAddresses(peer=str(config.peer.advertised), client=str(config.client.advertised))
+        settings = m.ConsensusSettings(
+            election_ticks=config.consensus.election_ticks,
+            signature_interval_txs=config.consensus.signature_interval_txs,
+            signature_interval_ms=config.consensus.signature_interval_ms,
+        )
+        sealed_secrets = config.path(config.sealed_secrets)
+        if sealed_secrets.exists():
+            last = self.ledger.last_seqno
+            entries = tuple(self.ledger.read(1, last)) if last else ()
+            log_event(logging.INFO, "restarting", ledger_entries=len(entries))
+            return m.Restart(
+                self._clock_ms(),
+                addresses,
+                sealed_secrets.read_bytes(),
+                self.raft_state.load(),
+                entries,
+                settings,
+            )
+        match config.mode:
+            case NodeMode.START:
+                keys = config.identities.member_encryption_keys
+                members = tuple(
+                    m.MemberInfo(self._read_pem(cert), self._read_pem(keys[i]) if i < len(keys) else None)
+                    for i, cert in enumerate(config.identities.members)
+                )
+                users = tuple(self._read_pem(cert) for cert in config.identities.users)
+                log_event(logging.INFO, "starting a new service", members=len(members), users=len(users))
+                return m.StartNetwork(self._clock_ms(), addresses, members, users, settings)
+            case NodeMode.JOIN:
+                assert config.join_target is not None  # the config parser requires it in join mode
+                service_cert = self._service_cert_pem()
+                if service_cert is None:
+                    raise StartupError(f"cannot join: no service certificate at {config.service_cert}")
+                log_event(logging.INFO, "joining", target=str(config.join_target))
+                return m.JoinNetwork(
+                    self._clock_ms(), addresses, str(config.join_target), service_cert.decode(), settings
+                )
+            case NodeMode.RECOVER:
+                raise StartupError("recover mode is not built yet (disaster recovery, DESIGN.md section 4.6)")
+            case _:
+                assert_never(config.mode)
+
+    def _read_pem(self, path: Path) -> str:
+        try:
+            return self.config.path(path).read_text()
+        except OSError as error:
+            raise StartupError(f"cannot read {path}: {error.strerror}") from None
+
+    def _client_roots(self) -> bytes | None:
+        """The certificates the client API accepts for mTLS: the configured members' and users'."""
+        paths = (*self.config.identities.members, *self.config.identities.users)
+        pems = [self._read_pem(path).encode() for path in paths]
+        return b"".join(pems) or None
+
+    def _service_cert_pem(self) -> bytes | None:
+        try:
+            return self.config.path(self.config.service_cert).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    async def _tick_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval = self.config.consensus.tick_interval_ms / 1000
+        deadline = loop.time()
+        while True:
+            deadline += interval
+            await asyncio.sleep(max(0.0, deadline - loop.time()))
+            # After a stall (a busy loop) tick once, not once per missed interval: time is in now_ms.
+            deadline = max(deadline, loop.time() - interval)
+            self.feed(m.Tick(self._clock_ms()))
+
+    # -- the enclave -----------------------------------------------------------------------------
+
+    def feed(self, message: m.HostInput) -> None:
+        """Queues an input; the enclave takes them one at a time, in arrival order (`_run_enclave`)."""
+        if self.failure is None:
+            self._queue.append(message)
+            self._queue_ready.set()
+
+    async def _run_enclave(self) -> None:
+        """The only caller of the enclave: one input, then its effects in order, then the next input.
+        A `Flush` runs on a worker thread, so the event loop keeps receiving (and queueing) requests while
+        the disk syncs; the effects after it wait for it. Stops between inputs once `close` asks."""
+        while not self._closing:
+            await self._queue_ready.wait()
+            self._queue_ready.clear()
+            while self._queue and not self._closing:
+                message = self._next_input()
+                try:
+                    await self._handle(message)
+                except Exception as error:  # a bug, ours or the enclave's: stop rather than go on wrong
+                    self.failure = error
+                    log.exception("the node stops: handling %s failed", type(message).__name__)
+                    self.stopped.set()
+                    return
+
+    def _next_input(self) -> m.HostInput:
+        """The next queued input; client requests queued back to back go as one batch (DESIGN.md section
+        9: one proposal and one signature for the batch). Nothing overtakes anything."""
+        first = self._queue.popleft()
+        if not isinstance(first, m.ClientRequest):
+            return first
+        batch = [first]
+        while self._queue and isinstance(following := self._queue[0], m.ClientRequest):
+            self._queue.popleft()
+            batch.append(following)
+        return first if len(batch) == 1 else m.ClientRequestBatch(tuple(batch))
+
+    async def _handle(self, message: m.HostInput) -> None:
+        self._inputs[type(message).__name__] += 1
+        effects = boundary.decode_effects(self._enclave.handle(boundary.encode_input(message)))
+        for effect in effects:
+            self._effects[type(effect).__name__] += 1
+            if isinstance(effect, m.Flush):
+                await asyncio.get_running_loop().run_in_executor(self._flusher, self._flush)
+            else:
+                self._carry_out(effect)
+
+    def _flush(self) -> None:
+        """The durability barrier: ledger appends and the Raft state reach the disk (group fsync)."""
+        self.ledger.flush()
+        self.raft_state.sync()
+
+    def _carry_out(self, effect: m.Effect) -> None:
+        match effect:
+            case m.AppendLedger(seqno, raw, committable):
+                if seqno <= self.ledger.last_seqno:
+                    self.ledger.truncate(seqno - 1)
+                self.ledger.append(seqno, raw, committable)
+                self._ledger_bytes += len(raw)
+            case m.TruncateLedger(keep_up_to_seqno):
+                self.ledger.truncate(keep_up_to_seqno)
+                log_event(logging.INFO, "ledger truncated", keep_up_to_seqno=keep_up_to_seqno)
+            case m.CommitLedger(seqno):
+                self.ledger.commit(seqno)
+            case m.PersistRaftState(term, vote, commit):
+                self.raft_state.stage(m.RaftHardState(term, vote, commit))
+            case m.Flush():
+                raise AssertionError("a Flush is carried out by _handle, off the event loop")
+            case m.SendToPeer(node_id, frame):
+                self.peers.send(node_id, frame)
+            case m.PeerAddresses(peers):
+                addresses = {peer.node_id: peer.address for peer in peers}
+                if addresses != self.peers.addresses():
+                    log_event(logging.INFO, "peer addresses", peers=addresses)
+                self.peers.set_addresses(addresses)
+            case m.SendJoinRequest(target_address, request):
+                self._spawn(self._send_join_request(target_address, request), "join request")
+            case m.RespondToJoin(request_id, response):
+                self._resolve(request_id, response)
+            case m.RespondToClient(request_id, result):
+                self._resolve(request_id, result)
+            case m.StoreSealedSecrets(blob):
+                write_atomically(self.config.path(self.config.sealed_secrets), blob, PRIVATE_MODE)
+                log_event(logging.INFO, "sealed secrets stored", bytes=len(blob))
+            case m.MaterialiseState(batch):
+                self.state_store.submit(batch)
+            case m.TlsIdentity(cert_pem, key_pem):
+                self._set_tls_identity(cert_pem.encode(), key_pem.encode())
+            case m.ServiceCreated(service_cert_pem):
+                path = self.config.path(self.config.service_cert)
+                if self._service_cert_pem() != service_cert_pem.encode():
+                    write_atomically(path, service_cert_pem.encode(), PUBLIC_MODE)
+                    log_event(logging.INFO, "service certificate written", path=str(path))
+            case m.Log(level, text):
+                log_event(_LOG_LEVELS[level], text, source="enclave")
+            case m.NodeStatusReport():
+                self._resolve(effect.request_id, effect)
+            case _:
+                assert_never(effect)
+
+    def _set_tls_identity(self, cert_pem: bytes, key_pem: bytes) -> None:
+        certificate = x509.load_pem_x509_certificate(cert_pem)
+        self.node_id = node_id_of(certificate_public_key(certificate))
+        self.servers.set_identity(cert_pem, key_pem)
+        self._spawn(self.servers.report_client_api_serving(), "client api health")
+        self.peers.set_identity(self.node_id, cert_pem, key_pem)
+        log_event(logging.INFO, "tls identity", node_id=self.node_id)
+
+    # -- requests that the enclave answers later -------------------------------------------------
+
+    def _request_id(self) -> int:
+        request_id = self._next_request_id
+        self._next_request_id += 1
+        return request_id
+
+    def _resolve(self, request_id: int, answer: object) -> None:
+        future = self._waiting.pop(request_id, None)
+        if future is not None and not future.done():
+            future.set_result(answer)
+
+    async def _ask(
+        self, make_input: Callable[[int], m.HostInput], timeout: float = CALL_TIMEOUT_SECONDS
+    ) -> Any:
+        request_id = self._request_id()
+        return await self._answer_to(request_id, lambda: self.feed(make_input(request_id)), timeout)
+
+    async def _answer_to(self, request_id: int, send: Callable[[], None], timeout: float) -> Any:
+        """Sends the request, then waits for the effect that answers `request_id` (`_resolve`)."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = future
+        try:
+            send()
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            self._waiting.pop(request_id, None)
+
+    def _spawn(self, coroutine: Any, name: str) -> None:
+        task = asyncio.create_task(coroutine, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send_join_request(self, target_address: str, request: bytes) -> None:
+        """Asks the service node at `target_address`; a failure needs no report (the enclave resends)."""
+        service_cert = self._service_cert_pem()
+        if service_cert is None:
+            log_event(logging.WARNING, "join request not sent: no service certificate")
+            return
+        async with grpc.aio.secure_channel(target_address, channel_credentials(service_cert)) as channel:
+            stub = node_pb2_grpc.PeerStub(channel)  # type: ignore[no-untyped-call]
+            try:
+                response = await stub.Join(node_pb2.JoinRequest(body=request), timeout=JOIN_TIMEOUT_SECONDS)
+            except grpc.aio.AioRpcError as error:
+                log_event(logging.INFO, "join request failed", target=target_address, code=error.code().name)
+                return
+        self.feed(m.JoinResponseReceived(response.body))
+
+    # -- NodeHandlers (the servers) --------------------------------------------------------------
+
+    async def client_call(self, caller_cert_der: bytes, call: m.ClientCall) -> m.CallResult:
+        try:
+            result: m.CallResult = await self._ask(lambda rid: m.ClientRequest(rid, caller_cert_der, call))
+        except TimeoutError:
+            return m.CallError(m.ErrorCode.NOT_READY, "the node did not answer in time; retry")
+        return result
+
+    async def join_request(self, body: bytes) -> bytes:
+        response: bytes = await self._ask(lambda rid: m.JoinRequestReceived(rid, body), JOIN_TIMEOUT_SECONDS)
+        return response
+
+    def peer_frame(self, from_node_id: str, frame: bytes) -> None:
+        self.feed(m.PeerMessage(from_node_id, frame))
+
+    async def node_status(self) -> m.NodeStatusReport:
+        report: m.NodeStatusReport = await self._ask(m.NodeStatusQuery)
+        return report
+
+    async def open_service(self) -> m.CallResult:
+        result: m.CallResult = await self._ask(m.OpenService)
+        return result
+
+    async def trust_node(self, node_id: str) -> m.CallResult:
+        result: m.CallResult = await self._ask(lambda rid: m.TrustNode(rid, node_id))
+        return result
+
+    def metrics_text(self) -> str:
+        """Prometheus text exposition format (version 0.0.4)."""
+        lines = ["# TYPE sealchain_inputs_total counter"]
+        lines += [
+            f'sealchain_inputs_total{{type="{name}"}} {count}' for name, count in sorted(self._inputs.items())
+        ]
+        lines.append("# TYPE sealchain_effects_total counter")
+        lines += [
+            f'sealchain_effects_total{{type="{name}"}} {count}'
+            for name, count in sorted(self._effects.items())
+        ]
+        lines += [
+            "# TYPE sealchain_ledger_appended_bytes_total counter",
+            f"sealchain_ledger_appended_bytes_total {self._ledger_bytes}",
+            "# TYPE sealchain_ledger_last_seqno gauge",
+            f"sealchain_ledger_last_seqno {self.ledger.last_seqno}",
+            "# TYPE sealchain_ledger_committed_seqno gauge",
+            f"sealchain_ledger_committed_seqno {self.ledger.committed_seqno}",
+            "# TYPE sealchain_queued_inputs gauge",
+            f"sealchain_queued_inputs {len(self._queue)}",
+            "# TYPE sealchain_peer_link_errors_total counter",
+            f"sealchain_peer_link_errors_total {self.peers.link_errors}",
+        ]
+        return "\n".join(lines) + "\n"

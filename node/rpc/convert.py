@@ -1,0 +1,245 @@
+"""Protobuf <-> boundary messages, in one place (STYLE.md 7: protobuf types stay at the gRPC edge).
+
+Both directions live here: the node's servers turn requests into `enclave.runtime.messages` calls and
+results into responses; the Python client (`sealchain.client`) turns responses back into the same typed
+results. A refused call travels as a gRPC status plus the `sealchain-error` trailing metadata entry holding
+the `ErrorCode` value, so a client tells "no primary, retry" from "not a user" without parsing prose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import grpc
+
+from enclave.runtime import messages as m
+from proto.sealchain.v1 import client_pb2, common_pb2, operator_pb2
+
+ERROR_METADATA_KEY = "sealchain-error"
+
+# CCF answers "no primary" and "not ready" with 503 Service Unavailable: retryable, like gRPC's UNAVAILABLE.
+_STATUS_CODES: dict[m.ErrorCode, grpc.StatusCode] = {
+    m.ErrorCode.NOT_A_USER: grpc.StatusCode.PERMISSION_DENIED,
+    m.ErrorCode.SERVICE_NOT_OPEN: grpc.StatusCode.FAILED_PRECONDITION,
+    m.ErrorCode.RESERVED_MAP: grpc.StatusCode.PERMISSION_DENIED,
+    m.ErrorCode.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
+    m.ErrorCode.NO_PRIMARY: grpc.StatusCode.UNAVAILABLE,
+    m.ErrorCode.NOT_READY: grpc.StatusCode.UNAVAILABLE,
+    m.ErrorCode.NOT_COMMITTED: grpc.StatusCode.FAILED_PRECONDITION,
+    m.ErrorCode.TX_INVALID: grpc.StatusCode.ABORTED,
+    m.ErrorCode.NOT_PRIMARY: grpc.StatusCode.FAILED_PRECONDITION,
+    m.ErrorCode.UNKNOWN_NODE: grpc.StatusCode.NOT_FOUND,
+    m.ErrorCode.WRONG_STATE: grpc.StatusCode.FAILED_PRECONDITION,
+}
+RETRYABLE_ERRORS = frozenset({m.ErrorCode.NO_PRIMARY, m.ErrorCode.NOT_READY})
+
+_TX_STATUS_TO_PROTO: dict[m.TxStatus, common_pb2.TxStatus] = {
+    m.TxStatus.UNKNOWN: common_pb2.TX_STATUS_UNKNOWN,
+    m.TxStatus.PENDING: common_pb2.TX_STATUS_PENDING,
+    m.TxStatus.COMMITTED: common_pb2.TX_STATUS_COMMITTED,
+    m.TxStatus.INVALID: common_pb2.TX_STATUS_INVALID,
+}
+_TX_STATUS_FROM_PROTO = {value: key for key, value in _TX_STATUS_TO_PROTO.items()}
+_CONSISTENCY_FROM_PROTO: dict[client_pb2.Consistency, m.Consistency] = {
+    client_pb2.CONSISTENCY_LINEARIZABLE: m.Consistency.LINEARIZABLE,
+    client_pb2.CONSISTENCY_LOCAL: m.Consistency.LOCAL,
+}
+_CONSISTENCY_TO_PROTO = {value: key for key, value in _CONSISTENCY_FROM_PROTO.items()}
+
+
+class UnexpectedResult(Exception):
+    """The enclave answered a call with a result of another kind: a bug on our side, never the caller's."""
+
+
+# -- shared values ---------------------------------------------------------------------------------
+
+
+def txid_to_proto(txid: m.TxRef) -> common_pb2.TxId:
+    return common_pb2.TxId(view=txid.view, seqno=txid.seqno)
+
+
+def txid_from_proto(txid: common_pb2.TxId) -> m.TxRef:
+    return m.TxRef(txid.view, txid.seqno)
+
+
+def tx_status_to_proto(status: m.TxStatus) -> common_pb2.TxStatus:
+    return _TX_STATUS_TO_PROTO[status]
+
+
+def tx_status_from_proto(status: common_pb2.TxStatus) -> m.TxStatus:
+    return _TX_STATUS_FROM_PROTO.get(status, m.TxStatus.UNKNOWN)
+
+
+def status_code(error: m.ErrorCode) -> grpc.StatusCode:
+    return _STATUS_CODES[error]
+
+
+def error_metadata(error: m.CallError) -> tuple[tuple[str, str], ...]:
+    return ((ERROR_METADATA_KEY, error.code.value),)
+
+
+def error_from_metadata(metadata: Sequence[tuple[str, str | bytes]] | None) -> m.ErrorCode | None:
+    """The `ErrorCode` a node attached to a failed call, if it attached one it knows."""
+    for key, value in metadata or ():
+        if key == ERROR_METADATA_KEY and isinstance(value, str):
+            try:
+                return m.ErrorCode(value)
+            except ValueError:
+                return None
+    return None
+
+
+# -- client API: requests --------------------------------------------------------------------------
+
+
+def put_call(request: client_pb2.PutRequest) -> m.Put:
+    return m.Put(request.map, request.key, request.value, wait_for_commit=not request.no_wait)
+
+
+def delete_call(request: client_pb2.DeleteRequest) -> m.Delete:
+    return m.Delete(request.map, request.key, wait_for_commit=not request.no_wait)
+
+
+def get_call(request: client_pb2.GetRequest) -> m.Get:
+    return m.Get(request.map, request.key, _consistency(request.consistency))
+
+
+def scan_call(request: client_pb2.ScanRequest) -> m.Scan:
+    end = request.end if request.HasField("end") else None
+    scan = m.Scan(request.map, request.start, end, consistency=_consistency(request.consistency))
+    # proto3 cannot tell 0 from absent: no limit given means the default limit.
+    return replace(scan, limit=request.limit) if request.limit else scan
+
+
+def tx_status_call(request: client_pb2.TxStatusRequest) -> m.GetTxStatus:
+    return m.GetTxStatus(txid_from_proto(request.txid))
+
+
+def receipt_call(request: client_pb2.ReceiptRequest) -> m.GetReceipt:
+    return m.GetReceipt(txid_from_proto(request.txid))
+
+
+def put_request(call: m.Put) -> client_pb2.PutRequest:
+    return client_pb2.PutRequest(
+        map=call.map_name, key=call.key, value=call.value, no_wait=not call.wait_for_commit
+    )
+
+
+def delete_request(call: m.Delete) -> client_pb2.DeleteRequest:
+    return client_pb2.DeleteRequest(map=call.map_name, key=call.key, no_wait=not call.wait_for_commit)
+
+
+def get_request(call: m.Get) -> client_pb2.GetRequest:
+    return client_pb2.GetRequest(
+        map=call.map_name, key=call.key, consistency=_CONSISTENCY_TO_PROTO[call.consistency]
+    )
+
+
+def scan_request(call: m.Scan) -> client_pb2.ScanRequest:
+    request = client_pb2.ScanRequest(
+        map=call.map_name,
+        start=call.start,
+        limit=call.limit,
+        consistency=_CONSISTENCY_TO_PROTO[call.consistency],
+    )
+    if call.end is not None:
+        request.end = call.end
+    return request
+
+
+def _consistency(value: client_pb2.Consistency) -> m.Consistency:
+    return _CONSISTENCY_FROM_PROTO.get(value, m.Consistency.LINEARIZABLE)
+
+
+# -- client API: results ---------------------------------------------------------------------------
+
+
+def write_response(result: m.CallResult) -> client_pb2.WriteResponse:
+    match result:
+        case m.WriteResult(txid, status):
+            return client_pb2.WriteResponse(txid=txid_to_proto(txid), status=tx_status_to_proto(status))
+    raise UnexpectedResult(f"a write was answered with {type(result).__name__}")
+
+
+def get_response(result: m.CallResult) -> client_pb2.GetResponse:
+    match result:
+        case m.GetResult(value, txid):
+            return client_pb2.GetResponse(
+                found=value is not None, value=value or b"", txid=txid_to_proto(txid)
+            )
+    raise UnexpectedResult(f"a get was answered with {type(result).__name__}")
+
+
+def scan_response(result: m.CallResult) -> client_pb2.ScanResponse:
+    match result:
+        case m.ScanResult(items, txid):
+            entries = [client_pb2.KeyValue(key=item.key, value=item.value) for item in items]
+            return client_pb2.ScanResponse(entries=entries, txid=txid_to_proto(txid))
+    raise UnexpectedResult(f"a scan was answered with {type(result).__name__}")
+
+
+def tx_status_response(result: m.CallResult) -> client_pb2.TxStatusResponse:
+    match result:
+        case m.TxStatusResult(txid, status):
+            return client_pb2.TxStatusResponse(txid=txid_to_proto(txid), status=tx_status_to_proto(status))
+    raise UnexpectedResult(f"a status query was answered with {type(result).__name__}")
+
+
+def receipt_response(result: m.CallResult) -> client_pb2.ReceiptResponse:
+    match result:
+        case m.ReceiptResult(receipt_json):
+            return client_pb2.ReceiptResponse(receipt_json=receipt_json)
+    raise UnexpectedResult(f"a receipt request was answered with {type(result).__name__}")
+
+
+def write_result(response: client_pb2.WriteResponse) -> m.WriteResult:
+    return m.WriteResult(txid_from_proto(response.txid), tx_status_from_proto(response.status))
+
+
+def get_result(response: client_pb2.GetResponse) -> m.GetResult:
+    return m.GetResult(response.value if response.found else None, txid_from_proto(response.txid))
+
+
+def scan_result(response: client_pb2.ScanResponse) -> m.ScanResult:
+    items = tuple(m.KeyValue(entry.key, entry.value) for entry in response.entries)
+    return m.ScanResult(items, txid_from_proto(response.txid))
+
+
+def tx_status_result(response: client_pb2.TxStatusResponse) -> m.TxStatusResult:
+    return m.TxStatusResult(txid_from_proto(response.txid), tx_status_from_proto(response.status))
+
+
+def receipt_result(response: client_pb2.ReceiptResponse) -> m.ReceiptResult:
+    return m.ReceiptResult(response.receipt_json)
+
+
+# -- operator API ----------------------------------------------------------------------------------
+
+
+def node_status_response(report: m.NodeStatusReport) -> operator_pb2.NodeStatusResponse:
+    return operator_pb2.NodeStatusResponse(
+        node_id=report.node_id or "",
+        role=report.role or "",
+        term=report.term,
+        commit=txid_to_proto(report.commit),
+        status=report.state.value,
+        service_status=report.service_status or "",
+        last=txid_to_proto(report.last),
+        primary=report.primary or "",
+    )
+
+
+def node_status_report(response: operator_pb2.NodeStatusResponse) -> m.NodeStatusReport:
+    """The operator's view of a node status answer (request ids do not cross the wire: 0)."""
+    return m.NodeStatusReport(
+        request_id=0,
+        node_id=response.node_id or None,
+        state=m.LifecycleState(response.status),
+        role=response.role or None,
+        term=response.term,
+        commit=txid_from_proto(response.commit),
+        last=txid_from_proto(response.last),
+        primary=response.primary or None,
+        service_status=response.service_status or None,
+    )

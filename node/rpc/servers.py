@@ -1,0 +1,249 @@
+"""The node's three gRPC servers (grpc.aio): client API (mTLS), peer API (TLS), operator API (loopback).
+
+The servicers only translate: a request becomes a typed call (`convert`), the host hands it to the enclave
+and awaits the enclave's answer, the answer becomes a response or a gRPC error carrying the `ErrorCode`.
+
+- Client: the caller must present a certificate; gRPC checks it against the accepted roots (`ServerTls`)
+  and the enclave checks it again against the service's users.
+- Peer: TLS with the node's service-endorsed certificate. Callers are not asked for a certificate: a
+  joining node has none yet, and peer frames are authenticated end to end by the enclaves' channels
+  (DESIGN.md section 5), which the host could not strengthen anyway.
+- Operator: plaintext on a loopback address: status, metrics, gRPC health checking and reflection, and
+  the operator stand-ins for governance (open the service, trust a node).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+import grpc
+from google.protobuf.message import Message
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+
+from enclave.runtime import messages as m
+from node.config import Address
+from node.rpc import convert
+from node.rpc.tls import ServerTls, caller_certificate_der
+from proto.sealchain.v1 import (
+    client_pb2,
+    client_pb2_grpc,
+    node_pb2,
+    node_pb2_grpc,
+    operator_pb2,
+    operator_pb2_grpc,
+)
+
+_Response = TypeVar("_Response", bound=Message)
+CLIENT_SERVICE = client_pb2.DESCRIPTOR.services_by_name["Client"].full_name
+# gRPC binds with SO_REUSEPORT by default: another process could then bind a node's port too and receive
+# part of its connections. A node owns its ports; a port in use is a bind error, not a silent share.
+SERVER_OPTIONS = (("grpc.so_reuseport", 0),)
+
+
+class NodeHandlers(Protocol):
+    """What the servers need from the host: each call goes to the enclave, each answer comes back."""
+
+    async def client_call(self, caller_cert_der: bytes, call: m.ClientCall) -> m.CallResult: ...
+
+    async def join_request(self, body: bytes) -> bytes: ...
+
+    def peer_frame(self, from_node_id: str, frame: bytes) -> None: ...
+
+    async def node_status(self) -> m.NodeStatusReport: ...
+
+    async def open_service(self) -> m.CallResult: ...
+
+    async def trust_node(self, node_id: str) -> m.CallResult: ...
+
+    def metrics_text(self) -> str: ...
+
+
+async def _answer(
+    context: grpc.aio.ServicerContext,
+    result: Awaitable[m.CallResult],
+    respond: Callable[[m.CallResult], _Response],
+) -> _Response:
+    outcome = await result
+    if isinstance(outcome, m.CallError):
+        await context.abort(
+            convert.status_code(outcome.code), outcome.message, convert.error_metadata(outcome)
+        )
+    return respond(outcome)
+
+
+class ClientService(client_pb2_grpc.ClientServicer):
+    def __init__(self, handlers: NodeHandlers) -> None:
+        self._handlers = handlers
+
+    async def _call(
+        self,
+        context: grpc.aio.ServicerContext,
+        call: m.ClientCall,
+        respond: Callable[[m.CallResult], _Response],
+    ) -> _Response:
+        caller = caller_certificate_der(context.auth_context())
+        if caller is None:  # the port requires a client certificate; this is a belt to those braces
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "a client certificate is required")
+        assert caller is not None
+        return await _answer(context, self._handlers.client_call(caller, call), respond)
+
+    async def Put(
+        self, request: client_pb2.PutRequest, context: grpc.aio.ServicerContext
+    ) -> client_pb2.WriteResponse:
+        return await self._call(context, convert.put_call(request), convert.write_response)
+
+    async def Delete(
+        self, request: client_pb2.DeleteRequest, context: grpc.aio.ServicerContext
+    ) -> client_pb2.WriteResponse:
+        return await self._call(context, convert.delete_call(request), convert.write_response)
+
+    async def Get(
+        self, request: client_pb2.GetRequest, context: grpc.aio.ServicerContext
+    ) -> client_pb2.GetResponse:
+        return await self._call(context, convert.get_call(request), convert.get_response)
+
+    async def Scan(
+        self, request: client_pb2.ScanRequest, context: grpc.aio.ServicerContext
+    ) -> client_pb2.ScanResponse:
+        return await self._call(context, convert.scan_call(request), convert.scan_response)
+
+    async def GetTxStatus(
+        self, request: client_pb2.TxStatusRequest, context: grpc.aio.ServicerContext
+    ) -> client_pb2.TxStatusResponse:
+        return await self._call(context, convert.tx_status_call(request), convert.tx_status_response)
+
+    async def GetReceipt(
+        self, request: client_pb2.ReceiptRequest, context: grpc.aio.ServicerContext
+    ) -> client_pb2.ReceiptResponse:
+        return await self._call(context, convert.receipt_call(request), convert.receipt_response)
+
+
+class PeerService(node_pb2_grpc.PeerServicer):
+    def __init__(self, handlers: NodeHandlers) -> None:
+        self._handlers = handlers
+
+    async def Join(
+        self, request: node_pb2.JoinRequest, context: grpc.aio.ServicerContext
+    ) -> node_pb2.JoinResponse:
+        try:
+            return node_pb2.JoinResponse(body=await self._handlers.join_request(request.body))
+        except TimeoutError:
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE, "the join request was not answered in time; retry"
+            )
+            raise  # unreachable: abort raises
+
+    async def Stream(
+        self, request_iterator: AsyncIterator[node_pb2.PeerFrame], context: grpc.aio.ServicerContext
+    ) -> node_pb2.PeerAck:
+        async for frame in request_iterator:
+            self._handlers.peer_frame(frame.from_node_id, frame.channel_frame)
+        return node_pb2.PeerAck()
+
+
+class OperatorService(operator_pb2_grpc.OperatorServicer):
+    def __init__(self, handlers: NodeHandlers) -> None:
+        self._handlers = handlers
+
+    async def NodeStatus(
+        self, request: operator_pb2.NodeStatusRequest, context: grpc.aio.ServicerContext
+    ) -> operator_pb2.NodeStatusResponse:
+        return convert.node_status_response(await self._handlers.node_status())
+
+    async def Metrics(
+        self, request: operator_pb2.MetricsRequest, context: grpc.aio.ServicerContext
+    ) -> operator_pb2.MetricsResponse:
+        return operator_pb2.MetricsResponse(prometheus_text=self._handlers.metrics_text())
+
+    async def OpenService(
+        self, request: operator_pb2.OpenServiceRequest, context: grpc.aio.ServicerContext
+    ) -> operator_pb2.OperatorActionResponse:
+        return await _answer(
+            context, self._handlers.open_service(), lambda _: operator_pb2.OperatorActionResponse()
+        )
+
+    async def TrustNode(
+        self, request: operator_pb2.TrustNodeRequest, context: grpc.aio.ServicerContext
+    ) -> operator_pb2.OperatorActionResponse:
+        return await _answer(
+            context,
+            self._handlers.trust_node(request.node_id),
+            lambda _: operator_pb2.OperatorActionResponse(),
+        )
+
+
+class ListenError(Exception):
+    """A server address that cannot be bound."""
+
+
+def _bind(address: Address, add_port: Callable[[], int]) -> int:
+    try:
+        return add_port()
+    except RuntimeError:  # gRPC's only report of a failed bind
+        raise ListenError(
+            f"cannot listen on {address}: the port is in use or the address is not local"
+        ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class BoundPorts:
+    client: int
+    peer: int
+    operator: int
+
+
+class NodeServers:
+    """The three servers of one node, listening from `start` until `stop`."""
+
+    def __init__(self, handlers: NodeHandlers, client_roots: bytes | None) -> None:
+        self.client_tls = ServerTls(require_client_auth=True, client_roots=client_roots)
+        self.peer_tls = ServerTls(require_client_auth=False)
+        self._client = grpc.aio.server(options=SERVER_OPTIONS)
+        self._peer = grpc.aio.server(options=SERVER_OPTIONS)
+        self._operator = grpc.aio.server(options=SERVER_OPTIONS)
+        client_pb2_grpc.add_ClientServicer_to_server(ClientService(handlers), self._client)  # type: ignore[no-untyped-call]
+        node_pb2_grpc.add_PeerServicer_to_server(PeerService(handlers), self._peer)  # type: ignore[no-untyped-call]
+        operator_pb2_grpc.add_OperatorServicer_to_server(OperatorService(handlers), self._operator)  # type: ignore[no-untyped-call]
+        # gRPC health: the process ("") serves from the start; the client API only once the node has its
+        # service-endorsed identity (it is part of a network), until then it reports NOT_SERVING.
+        self.health = HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self._operator)
+        services = (
+            CLIENT_SERVICE,
+            operator_pb2.DESCRIPTOR.services_by_name["Operator"].full_name,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        )
+        reflection.enable_server_reflection(services, self._operator)
+
+    async def start(self, client: Address, peer: Address, operator: Address) -> BoundPorts:
+        """Binds the three addresses (port 0: a free port) and starts serving; the ports bound.
+        A `ListenError` names an address that cannot be bound (in use, or not a local address)."""
+        ports = BoundPorts(
+            client=_bind(
+                client, lambda: self._client.add_secure_port(str(client), self.client_tls.credentials())
+            ),
+            peer=_bind(peer, lambda: self._peer.add_secure_port(str(peer), self.peer_tls.credentials())),
+            operator=_bind(operator, lambda: self._operator.add_insecure_port(str(operator))),
+        )
+        for server in (self._client, self._peer, self._operator):
+            await server.start()
+        await self.health.set(CLIENT_SERVICE, health_pb2.HealthCheckResponse.NOT_SERVING)
+        return ports
+
+    def set_identity(self, cert_pem: bytes, key_pem: bytes) -> None:
+        """From the next TLS handshake on, both TLS servers present the service-endorsed certificate."""
+        self.client_tls.set_identity(cert_pem, key_pem)
+        self.peer_tls.set_identity(cert_pem, key_pem)
+
+    async def report_client_api_serving(self) -> None:
+        await self.health.set(CLIENT_SERVICE, health_pb2.HealthCheckResponse.SERVING)
+
+    async def stop(self, grace_seconds: float) -> None:
+        await self.health.enter_graceful_shutdown()
+        for server in (self._client, self._peer, self._operator):
+            await server.stop(grace_seconds)

@@ -1,0 +1,30 @@
+"""Integration fixtures: every process a test starts is stopped in teardown, even when the test fails."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from node.config import Endpoint
+from tests.integration.cluster import Cluster
+
+
+@pytest.fixture
+def start_cluster(tmp_path: Path) -> Iterator[Callable[..., Cluster]]:
+    """`start_cluster(nodes=3, spare_machines=0, peers=None)`: an open service of `nodes` nodes, machines
+    provisioned for `spare_machines` more (nodes that join later), fixed peer endpoints by node name."""
+    clusters: list[Cluster] = []
+
+    def start(
+        nodes: int = 3, spare_machines: int = 0, peers: Mapping[str, Endpoint] | None = None
+    ) -> Cluster:
+        cluster = Cluster.prepare(tmp_path / f"workspace{len(clusters)}", nodes + spare_machines)
+        clusters.append(cluster)  # before any process starts, so a failed start is cleaned up too
+        cluster.bring_up(nodes, peers)
+        return cluster
+
+    yield start
+    for cluster in clusters:
+        cluster.stop()

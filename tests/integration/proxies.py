@@ -1,0 +1,94 @@
+"""`node.fault_proxy.FaultProxy` for synchronous tests: the proxies run on an event loop in a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import threading
+from collections.abc import Callable, Coroutine
+from types import TracebackType
+from typing import Any, TypeVar
+
+from node.config import Address
+from node.fault_proxy import Direction, FaultProxy
+
+T = TypeVar("T")
+
+
+# Below Linux's ephemeral range (32768-60999): the system never hands these out for port 0, so a port
+# picked here cannot be taken by a node or proxy binding port 0 before its owner binds it.
+_FIXED_PORTS = range(20_000, 32_000)
+
+
+def free_port() -> int:
+    """A port free right now on 127.0.0.1, for a node that must listen behind a proxy started first."""
+    rng = random.Random()
+    while True:
+        port = rng.choice(_FIXED_PORTS)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+
+
+class ProxyThread:
+    """Runs fault proxies on a private event loop; every control call is made on that loop."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="fault proxies", daemon=True)
+        self._proxies: list[FaultProxy] = []
+
+    def __enter__(self) -> ProxyThread:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        for proxy in self._proxies:
+            self._run(proxy.stop())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=10)
+
+    def _call(self, function: Callable[[], T]) -> T:
+        async def call() -> T:
+            return function()
+
+        return self._run(call())
+
+    def start(self, target: Address, *, tap: bool = False) -> Address:
+        """A proxy to `target`; the address to dial instead."""
+        proxy = FaultProxy(target=(target.host, target.port), tap=tap)
+        self._run(proxy.start())
+        self._proxies.append(proxy)
+        return Address("127.0.0.1", proxy.port)
+
+    def proxy(self, address: Address) -> FaultProxy:
+        return next(proxy for proxy in self._proxies if proxy.port == address.port)
+
+    def captured(self, address: Address, direction: Direction) -> bytes:
+        proxy = self.proxy(address)
+        return self._call(lambda: proxy.captured(direction))
+
+    def cut(self, address: Address) -> None:
+        proxy = self.proxy(address)
+        self._call(lambda: proxy.cut(reset=True))
+
+    def heal(self, address: Address) -> None:
+        """Forwards again; bytes held during the cut are dropped with their connections (the senders
+        reconnect), so nothing sent into the partition arrives after it."""
+        proxy = self.proxy(address)
+
+        def reset_and_heal() -> None:
+            proxy.drop_connections()
+            proxy.heal()
+
+        self._call(reset_and_heal)

@@ -1,0 +1,70 @@
+"""A partition through fault proxies (DESIGN.md section 5): the primary is cut off into a minority, the
+majority elects a new primary and commits; after healing, the old primary's uncommitted write is Invalid
+and every ledger agrees.
+
+Every node listens for peers behind its own proxy, so cutting a proxy cuts all traffic *to* that node.
+The old primary is cut off by cutting the followers' proxies (it cannot replicate), then paused while the
+followers' proxies heal: it must not deliver what it queued for them during the partition (TCP would,
+after a real partition too, and the majority would then commit the write; that is Raft working, not the
+scenario under test). It resumes once the majority has moved to a new term.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+
+import pytest
+
+from node.config import Address, Endpoint
+from sealchain.client import TxStatus
+from tests.integration.cluster import Cluster
+from tests.integration.proxies import ProxyThread, free_port
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_cut_off_primary_loses_its_uncommitted_write(start_cluster: Callable[..., Cluster]) -> None:
+    with ProxyThread() as proxies:
+        inbound: dict[str, Address] = {}
+        peers: dict[str, Endpoint] = {}
+        for name in ("node0", "node1", "node2"):
+            bound = Address("127.0.0.1", free_port())
+            inbound[name] = proxies.start(bound)  # every peer connection to `name` goes through it
+            peers[name] = Endpoint(bound, inbound[name])
+        cluster = start_cluster(nodes=3, peers=peers)
+        with cluster.client() as client:
+            committed = client.put("records", b"before", b"the partition")
+
+        old_primary = cluster.primary()
+        majority = [name for name in cluster.names if name != old_primary]
+        for name in majority:
+            proxies.cut(inbound[name])
+        with cluster.client([old_primary]) as client:
+            orphan = client.put("records", b"orphan", b"never committed", wait=False)
+        assert orphan.status is TxStatus.PENDING
+
+        old_pid = cluster.local.nodes[old_primary].pid
+        assert old_pid is not None
+        os.kill(old_pid, signal.SIGSTOP)
+        try:
+            for name in majority:
+                proxies.heal(inbound[name])
+            new_primary = cluster.primary(among=majority)
+            with cluster.client(majority) as client:
+                survivor = client.put("records", b"after", b"the partition")
+            assert survivor.status is TxStatus.COMMITTED
+        finally:
+            os.kill(old_pid, signal.SIGCONT)
+
+        cluster.wait_commit_at_least(old_primary, survivor.txid.seqno)
+        with cluster.client([old_primary]) as client:
+            assert client.status(orphan.txid).status is TxStatus.INVALID
+            assert client.status(committed.txid).status is TxStatus.COMMITTED
+        with cluster.client([new_primary]) as client:
+            assert client.status(orphan.txid).status is TxStatus.INVALID
+            assert client.get("records", b"orphan").value is None
+            assert client.get("records", b"after").value == b"the partition"
+        cluster.stop()
+    cluster.check_ledgers()

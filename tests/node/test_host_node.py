@@ -1,0 +1,202 @@
+"""One node in this process: the real host, enclave, gRPC servers with TLS and files, driven by the real
+client. Genesis, writes, the files the host keeps, a clean restart from those files, the operator API,
+and a joiner that cannot reach its target."""
+
+from __future__ import annotations
+
+import asyncio
+import stat
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from enclave.crypto.identity import ServiceIdentity
+from enclave.runtime import messages as m
+from node.config import Address, ConsensusSettings, Endpoint, NodeConfig, NodeMode, load_config
+from node.host import Host
+from node.ledger_files import FsyncPolicy
+from node.main import create_host
+from node.network import LocalNetwork, is_open, is_primary
+from node.rpc.servers import ListenError
+from proto.sealchain.v1 import operator_pb2, operator_pb2_grpc
+from sealchain.client import Client, ClientError, TxStatus
+from sealchain.workspace import Workspace, prepare_network_workspace
+from tests.integration.proxies import free_port
+
+FAST = ConsensusSettings(
+    tick_interval_ms=10, election_ticks=5, signature_interval_ms=10, fsync=FsyncPolicy.NEVER
+)
+DEADLINE_SECONDS = 20.0
+T = TypeVar("T")
+
+
+def genesis_config(root: Path) -> NodeConfig:
+    workspace = Workspace(root)
+    identities = prepare_network_workspace(workspace, nodes=1, members=1, users=1)
+    node = LocalNetwork(root).write_node_config("node0", NodeMode.START, identities, consensus=FAST)
+    return load_config(node.config_file)
+
+
+async def until(what: str, probe: Callable[[], Awaitable[T | None]]) -> T:
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while (value := await probe()) is None:
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+    return value
+
+
+async def until_status(
+    host: Host, what: str, accept: Callable[[m.NodeStatusReport], bool]
+) -> m.NodeStatusReport:
+    async def probe() -> m.NodeStatusReport | None:
+        report = await host.node_status()
+        return report if accept(report) else None
+
+    return await until(what, probe)
+
+
+def user_client(root: Path, host: Host, identity: str = "users/user0") -> Client:
+    return Client(
+        [str(host.config.client.advertised)],
+        service_cert_pem=(root / "service_cert.pem").read_bytes(),
+        cert_pem=(root / f"{identity}_cert.pem").read_bytes(),
+        key_pem=(root / f"{identity}_privk.pem").read_bytes(),
+        timeout=10.0,
+    )
+
+
+def test_a_genesis_node_serves_writes_keeps_its_files_and_restarts_from_them(tmp_path: Path) -> None:
+    config = genesis_config(tmp_path)
+
+    async def first_life() -> m.WriteResult:
+        host = create_host(config)
+        await host.start()
+        try:
+            await until_status(host, "genesis to lead", is_primary)
+            with user_client(tmp_path, host) as client:
+                with pytest.raises(ClientError) as not_open:
+                    await asyncio.to_thread(client.put, "records", b"k", b"too early")
+                assert not_open.value.code == m.ErrorCode.SERVICE_NOT_OPEN.value
+                assert isinstance(await host.open_service(), m.WriteResult)
+                await until_status(host, "the service to open", is_open)
+                written = await asyncio.to_thread(client.put, "records", b"k", b"v")
+                assert (await asyncio.to_thread(client.get, "records", b"k")).value == b"v"
+            with user_client(tmp_path, host, "members/member0") as member:
+                with pytest.raises(ClientError) as not_a_user:
+                    await asyncio.to_thread(member.put, "records", b"k", b"by a member")
+                assert not_a_user.value.code == m.ErrorCode.NOT_A_USER.value
+                assert not not_a_user.value.retryable
+            return written
+        finally:
+            await host.close()
+
+    written = asyncio.run(first_life())
+    assert written.status is TxStatus.COMMITTED
+
+    secrets = config.path(config.sealed_secrets)
+    assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
+    assert (tmp_path / "service_cert.pem").read_text().startswith("-----BEGIN CERTIFICATE")
+    assert config.path(config.raft_state).exists()
+    assert any(config.path(config.ledger_dir).iterdir())
+
+    async def second_life() -> tuple[bytes | None, m.TxStatus]:
+        host = create_host(config)  # same files: a Restart, not a second genesis
+        await host.start()
+        try:
+            await until_status(host, "the restarted node to lead", is_open)
+            with user_client(tmp_path, host) as client:
+                value = (await asyncio.to_thread(client.get, "records", b"k")).value
+                status = (await asyncio.to_thread(client.status, written.txid)).status
+            return value, status
+        finally:
+            await host.close()
+
+    assert asyncio.run(second_life()) == (b"v", TxStatus.COMMITTED)
+
+
+def test_the_operator_api_reports_status_metrics_and_health(tmp_path: Path) -> None:
+    config = genesis_config(tmp_path)
+
+    async def scenario() -> tuple[operator_pb2.NodeStatusResponse, str, tuple[int, int]]:
+        host = create_host(config)
+        await host.start()
+        try:
+            await until_status(host, "genesis to lead", is_primary)
+            async with grpc.aio.insecure_channel(str(host.config.operator.bind)) as channel:
+                operator = operator_pb2_grpc.OperatorStub(channel)  # type: ignore[no-untyped-call]
+                status = await operator.NodeStatus(operator_pb2.NodeStatusRequest())
+                metrics = await operator.Metrics(operator_pb2.MetricsRequest())
+                health = health_pb2_grpc.HealthStub(channel)
+                process = await health.Check(health_pb2.HealthCheckRequest())
+                client_api = await health.Check(health_pb2.HealthCheckRequest(service="sealchain.v1.Client"))
+            return status, metrics.prometheus_text, (process.status, client_api.status)
+        finally:
+            await host.close()
+
+    status, metrics, health = asyncio.run(scenario())
+    assert (status.role, status.status, status.service_status) == ("leader", "Trusted", "Opening")
+    assert status.commit.seqno >= 1
+    assert 'sealchain_effects_total{type="AppendLedger"}' in metrics
+    assert "sealchain_ledger_last_seqno" in metrics
+    assert health == (health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.SERVING)
+
+
+def test_a_node_that_cannot_reach_its_join_target_keeps_joining_and_serves_no_client(tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path)
+    identities = prepare_network_workspace(workspace, nodes=1, members=1, users=1)
+    now = datetime.now(UTC)
+    service = ServiceIdentity.create(
+        b"s" * 64, not_before=now - timedelta(hours=1), not_after=now + timedelta(days=1)
+    )
+    workspace.service_cert.write_text(service.cert_pem)
+    nobody = Address("127.0.0.1", free_port())
+    node = LocalNetwork(tmp_path).write_node_config(
+        "node0", NodeMode.JOIN, identities, join_target=nobody, consensus=FAST
+    )
+
+    async def scenario() -> tuple[m.NodeStatusReport, int]:
+        host = create_host(load_config(node.config_file))
+        await host.start()
+        try:
+            for _ in range(20):  # let it try (and fail) to reach its target a few times
+                await host.node_status()
+            status = await host.node_status()
+            async with grpc.aio.insecure_channel(str(host.config.operator.bind)) as channel:
+                health = health_pb2_grpc.HealthStub(channel)
+                client_api = await health.Check(health_pb2.HealthCheckRequest(service="sealchain.v1.Client"))
+            return status, client_api.status
+        finally:
+            await host.close()
+
+    status, client_api = asyncio.run(scenario())
+    assert status.state is m.LifecycleState.JOINING
+    assert client_api == health_pb2.HealthCheckResponse.NOT_SERVING
+    assert not (tmp_path / "nodes" / "node0" / "sealed_secrets.bin").exists()
+
+
+def test_a_node_cannot_share_a_port_another_node_listens_on(tmp_path: Path) -> None:
+    first_config = genesis_config(tmp_path / "first")
+    second_config = genesis_config(tmp_path / "second")
+
+    async def scenario() -> None:
+        first = create_host(first_config)
+        await first.start()
+        try:
+            taken = first.config.client.bind
+            second = create_host(replace(second_config, client=Endpoint(taken, taken)))
+            try:
+                with pytest.raises(ListenError, match=f"cannot listen on {taken}"):
+                    await second.start()
+            finally:
+                await second.close()
+        finally:
+            await first.close()
+
+    asyncio.run(scenario())

@@ -1,0 +1,117 @@
+"""`sealchain network` and `sealchain node` from the operator's side: help, clear errors, and (slow) a
+whole detached network brought up, inspected and taken down by the CLI alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sealchain.cli import cli
+from sealchain.client import Client, TxStatus
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_help_names_the_verbs() -> None:
+    code, out, _ = run("network", "--help")
+    assert code == 0
+    assert {"up", "status", "down"} <= set(out.split())
+    code, out, _ = run("node", "start", "--help")
+    assert code == 0
+    assert "--config" in out
+
+
+@pytest.mark.parametrize("verb", ["status", "down"])
+def test_without_a_network_status_and_down_say_so(tmp_path: Path, verb: str) -> None:
+    code, _, err = run("network", verb, "--workspace", str(tmp_path), "--json")
+    assert code == 1
+    assert json.loads(err)["error"] == "no_network"
+
+
+def test_up_refuses_a_workspace_that_holds_a_network(tmp_path: Path) -> None:
+    (tmp_path / "network.json").write_text("{}")
+    code, _, err = run("network", "up", "--workspace", str(tmp_path), "--json")
+    assert code == 1
+    assert json.loads(err)["error"] == "workspace_in_use"
+
+
+def test_down_never_signals_a_process_that_is_not_the_recorded_node(tmp_path: Path) -> None:
+    # This test's own pid stands for a pid the system recycled after the node exited.
+    record = {"name": "node0", "node_id": "", "client_address": "127.0.0.1:1", "pid": os.getpid()}
+    record |= {"config": "nodes/node0/config.toml", "ledger_dir": "nodes/node0/ledger"}
+    network = {"service_cert": "service_cert.pem", "nodes": [record], "members": [], "users": []}
+    (tmp_path / "network.json").write_text(json.dumps(network))
+
+    code, out, _ = run("network", "down", "--workspace", str(tmp_path), "--json")
+
+    assert code == 0
+    assert json.loads(out) == {"stopped": []}
+
+
+def test_node_start_with_a_bad_config_names_the_problem(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('name = "node0"\nmode = "sideways"\n')
+    result = CliRunner().invoke(cli, ["node", "start", "--config", str(config)])
+    assert result.exit_code == 1
+    assert "mode is 'sideways'" in result.output
+
+
+@pytest.mark.slow
+def test_a_detached_network_comes_up_reports_status_and_goes_down(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    environment = dict(os.environ, SEALCHAIN_WORKSPACE=str(workspace))
+    sealchain = [sys.executable, "-m", "sealchain"]
+    try:
+        up = subprocess.run(
+            [*sealchain, "network", "up", "--nodes", "1", "--members", "1", "--detach", "--json"],
+            capture_output=True,
+            text=True,
+            env=environment,
+            timeout=120,
+            check=False,
+        )
+        assert up.returncode == 0, up.stderr
+        network = json.loads(up.stdout)
+        assert [node["name"] for node in network["nodes"]] == ["node0"]
+        assert (workspace / network["service_cert"]).read_text().startswith("-----BEGIN CERTIFICATE")
+
+        status = subprocess.run(
+            [*sealchain, "network", "status", "--json"],
+            capture_output=True,
+            text=True,
+            env=environment,
+            check=True,
+        )
+        (node,) = json.loads(status.stdout)["nodes"]
+        assert node["up"] is True
+        assert node["role"] == "leader"
+        assert node["status"] == "Trusted"
+        view, seqno = map(int, node["commit"].split("."))
+        assert view >= 1 and seqno >= 1
+
+        with Client.from_workspace(workspace, identity="user0") as client:
+            written = client.put("records", b"hello", b"world")
+            assert client.get("records", b"hello").value == b"world"
+            assert client.status(written.txid).status is TxStatus.COMMITTED
+    finally:
+        down = subprocess.run(
+            [*sealchain, "network", "down", "--json"],
+            capture_output=True,
+            text=True,
+            env=environment,
+            check=False,
+        )
+    assert down.returncode == 0, down.stderr
+    assert json.loads(down.stdout) == {"stopped": ["node0"]}
+    code, out, _ = run("network", "status", "--workspace", str(workspace), "--json")
+    assert code == 0
+    assert json.loads(out)["nodes"][0]["up"] is False
