@@ -1,17 +1,197 @@
-"""`sealchain tx`: not built yet (issue 7)."""
+"""`sealchain tx`: a user's transactions on the service's KV maps (DESIGN.md section 7).
+
+Keys are the UTF-8 bytes of KEY; values are msgpack (DESIGN.md section 6), so `put` stores the msgpack
+encoding of the VALUE string and `get` decodes it. Maps are private unless named `public:...`.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
 import click
+import msgpack
 
-from sealchain.cli.errors import not_built
+from enclave.runtime.messages import Consistency, TxStatus, WriteResult
+from sealchain.cli.errors import CliError, json_option
+from sealchain.client import Client, ClientError, format_txid, parse_txid
+from sealchain.workspace import WorkspaceError
+
+DEFAULT_MAP = "records"
 
 
-@click.command(
-    "tx",
-    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-    add_help_option=True,
-)
+def _connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option(
+        "--as",
+        "identity",
+        default="user0",
+        show_default=True,
+        help="The user (from WORKSPACE/users) the call is made as.",
+    )(command)
+    command = click.option(
+        "--workspace",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Workspace folder (default: $SEALCHAIN_WORKSPACE, else ./workspace).",
+    )(command)
+    return json_option(command)
+
+
+def _map_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--map",
+        "map_name",
+        default=DEFAULT_MAP,
+        show_default=True,
+        help="The KV map; private unless its name starts with 'public:'.",
+    )(command)
+
+
+@contextmanager
+def _client(workspace: Path | None, identity: str) -> Iterator[Client]:
+    """A connected client; every service refusal becomes the CLI's error with the node's code."""
+    try:
+        with Client.from_workspace(workspace, identity=identity) as client:
+            yield client
+    except ClientError as error:
+        raise CliError(error.code, error.message) from None
+    except (WorkspaceError, OSError) as error:
+        code = error.code if isinstance(error, WorkspaceError) else "workspace"
+        raise CliError(code, str(error)) from None
+
+
+def _parse_txid(text: str) -> Any:
+    try:
+        return parse_txid(text)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def _report_write(result: WriteResult, as_json: bool) -> None:
+    txid = format_txid(result.txid)
+    if as_json:
+        click.echo(json.dumps({"txid": txid, "status": result.status.value}))
+    else:
+        click.echo(f"{txid} {result.status.value}")
+    if result.status is TxStatus.INVALID:
+        raise click.exceptions.Exit(1)
+
+
+@click.group("tx")
 def tx() -> None:
-    """Not built yet (issue 7)."""
-    raise not_built("tx", 7)
+    """Transactions on the service's KV maps, as a user (mTLS with the user's certificate).
+
+    Writes wait until Committed unless --no-wait; reads are linearizable unless --consistency local.
+    """
+
+
+@tx.command("put")
+@click.argument("key")
+@click.argument("value")
+@_map_option
+@click.option("--no-wait", is_flag=True, help="Return once executed (Pending), not once committed.")
+@_connection_options
+def put(
+    *,
+    key: str,
+    value: str,
+    map_name: str,
+    no_wait: bool,
+    workspace: Path | None,
+    identity: str,
+    json_output: bool,
+) -> None:
+    """Write VALUE at KEY."""
+    with _client(workspace, identity) as client:
+        result = client.put(map_name, key.encode(), msgpack.packb(value), wait=not no_wait)
+    _report_write(result, json_output)
+
+
+@tx.command("delete")
+@click.argument("key")
+@_map_option
+@click.option("--no-wait", is_flag=True, help="Return once executed (Pending), not once committed.")
+@_connection_options
+def delete(
+    *, key: str, map_name: str, no_wait: bool, workspace: Path | None, identity: str, json_output: bool
+) -> None:
+    """Remove KEY (removing a missing key is not an error)."""
+    with _client(workspace, identity) as client:
+        result = client.delete(map_name, key.encode(), wait=not no_wait)
+    _report_write(result, json_output)
+
+
+@tx.command("get")
+@click.argument("key")
+@_map_option
+@click.option(
+    "--consistency",
+    type=click.Choice([c.value for c in Consistency]),
+    default=Consistency.LINEARIZABLE.value,
+    show_default=True,
+    help="'local' reads this node's committed state, possibly stale, and says which TxID it reflects.",
+)
+@_connection_options
+def get(
+    *, key: str, map_name: str, consistency: str, workspace: Path | None, identity: str, json_output: bool
+) -> None:
+    """Read KEY; a missing key prints null (JSON) or nothing found, and is not an error."""
+    with _client(workspace, identity) as client:
+        result = client.get(map_name, key.encode(), consistency=Consistency(consistency))
+    value = None if result.value is None else _decode_value(result.value)
+    txid = format_txid(result.txid)
+    if json_output:
+        click.echo(json.dumps({"key": key, "value": value, "txid": txid}))
+    elif value is None:
+        click.echo(f"{key}: not found (as of {txid})")
+    else:
+        click.echo(f"{key} = {value} (as of {txid})")
+
+
+@tx.command("status")
+@click.argument("txid", metavar="TXID")
+@_connection_options
+def status(txid: str, workspace: Path | None, identity: str, json_output: bool) -> None:
+    """CCF's status of TXID (view.seqno): Unknown, Pending, Committed or Invalid."""
+    ref = _parse_txid(txid)
+    with _client(workspace, identity) as client:
+        result = client.status(ref)
+    if json_output:
+        click.echo(json.dumps({"txid": format_txid(result.txid), "status": result.status.value}))
+    else:
+        click.echo(f"{format_txid(result.txid)} {result.status.value}")
+
+
+@tx.command("receipt")
+@click.argument("txid", metavar="TXID")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write CCF's JSON receipt to this file (verify it with 'sealchain receipt verify').",
+)
+@_connection_options
+def receipt(txid: str, out: Path | None, workspace: Path | None, identity: str, json_output: bool) -> None:
+    """CCF's JSON receipt of committed TXID: verifiable offline with the service certificate alone."""
+    ref = _parse_txid(txid)
+    with _client(workspace, identity) as client:
+        result = client.receipt(ref)
+    if out is None:
+        click.echo(result.receipt_json)
+        return
+    out.write_text(result.receipt_json)
+    if json_output:
+        click.echo(json.dumps({"txid": format_txid(ref), "receipt": str(out)}))
+    else:
+        click.echo(f"receipt of {format_txid(ref)} written to {out}")
+
+
+def _decode_value(raw: bytes) -> Any:
+    """Values written by this CLI are msgpack; anything else is shown as hex rather than failing."""
+    try:
+        return msgpack.unpackb(raw)
+    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
+        return {"hex": raw.hex()}
