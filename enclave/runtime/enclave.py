@@ -19,6 +19,7 @@ from typing import assert_never
 from cryptography import x509
 
 from enclave.crypto.certs import CertificateFormatError, load_certificate_pem
+from enclave.crypto.ids import node_id_of
 from enclave.crypto.keys import MIN_ENTROPY_BYTES, IdentityKey, identity_key_from_entropy
 from enclave.platform.api import Platform, PlatformName, RandomBytes
 from enclave.runtime import join_wire
@@ -191,8 +192,10 @@ class Enclave:
     def _status(self, request_id: int) -> m.NodeStatusReport:
         if self._node is not None:
             return self._node.status(request_id, self.state)
+        # A joiner is already known by its key's id: the operator needs it to trust a Pending node.
+        node_id = None if self._joining is None else node_id_of(self._joining.key.public_key())
         zero = m.TxRef(0, 0)
-        return m.NodeStatusReport(request_id, None, self.state, None, 0, zero, zero, None, None)
+        return m.NodeStatusReport(request_id, node_id, self.state, None, 0, zero, zero, None, None)
 
 
 def _not_ready(request_id: int) -> m.RespondToClient:

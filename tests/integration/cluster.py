@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -111,18 +110,11 @@ class Cluster:
         pending = self.wait_until(
             name, "the join to be pending", lambda r: r.state is m.LifecycleState.PENDING
         )
-        node_id = pending.node_id or self._node_id_from_log(name)
+        node_id = pending.node_id
+        assert node_id is not None, f"{name} is pending but reports no node id"
         operator = self.local.nodes[self.primary()].operator_address()
         assert operator is not None
         trust_node(operator, node_id)
-
-    def _node_id_from_log(self, name: str) -> str:
-        """A pending node's id as its enclave logged it ("join pending: node ID is ..."): the enclave's
-        status report does not carry the id before the node is trusted (asked of the runtime)."""
-        log = (self.local.node_dir(name) / "node.log").read_text()
-        found = re.search(r"join pending: node ([0-9a-f]{64}) ", log)
-        assert found is not None, f"{name} has not logged its node id"
-        return found.group(1)
 
     def wait_until(
         self, name: str, what: str, accept: Callable[[m.NodeStatusReport], bool], seconds: float = 30.0

@@ -86,13 +86,19 @@ def request_from(index: int, *, measurement: Measurement = MEASUREMENT, seed: in
     return join_request(joiner_key(seed), platform, addresses(index).peer, addresses(index).client, b"n" * 32)
 
 
-def joiner_and_accepted_response(service: Host) -> tuple[Host, bytes]:
+def start_join(service: Host) -> tuple[Host, bytes]:
+    """Node 1 asks `service` to join: the joiner and the join request its enclave produced."""
     joiner = Host(1, new_enclave(1, random.Random(9)))
     assert service.service_cert_pem is not None
     effects = give(
         joiner, m.JoinNetwork(EPOCH_MS, addresses(1), addresses(0).peer, service.service_cert_pem, SETTINGS)
     )
     (request,) = [e.request for e in effects if isinstance(e, m.SendJoinRequest)]
+    return joiner, request
+
+
+def joiner_and_accepted_response(service: Host) -> tuple[Host, bytes]:
+    joiner, request = start_join(service)
     responses = [
         e.response for e in give(service, m.JoinRequestReceived(3, request)) if isinstance(e, m.RespondToJoin)
     ]

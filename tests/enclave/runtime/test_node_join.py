@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 
 from enclave.crypto.ids import node_id_of
@@ -18,6 +19,7 @@ from tests.enclave.runtime.node_helpers import (
     open_service,
     request_from,
     start_alone,
+    start_join,
     tick_for_a_while,
 )
 from tests.sim.simulation import Simulation
@@ -139,3 +141,14 @@ def test_a_join_sent_to_a_follower_is_forwarded_to_the_primary() -> None:
         joined.secrets.ledger_secrets.secret_for(1).key
         == simulation.running(0).secrets.ledger_secrets.secret_for(1).key
     )
+
+
+def test_a_joining_node_reports_the_id_the_operator_trusts_it_under() -> None:
+    joiner, request = start_join(start_alone()[0])
+    announced_key = join_wire.decode_request(request).identity_public_key_der
+
+    (report,) = give(joiner, m.NodeStatusQuery(77))
+
+    assert isinstance(report, m.NodeStatusReport)
+    assert report.state is m.LifecycleState.JOINING
+    assert report.node_id == hashlib.sha256(announced_key).hexdigest()
