@@ -27,7 +27,7 @@ from enclave.kv.write_set import MapWrites, WriteSet
 from enclave.ledger.entry import EntryFormatError, decode_entry
 from enclave.ledger.ledger_secrets import LEDGER_SECRET_SIZE, LedgerSecret, LedgerSecrets
 from enclave.ledger.signatures import SignaturePolicy
-from enclave.ledger.tables import genesis_write_set
+from enclave.ledger.tables import NODES_INFO, NodeStatus, genesis_write_set
 from enclave.ledger.writer import LedgerWriter, LedgerWriterError
 from enclave.platform.api import Platform, PlatformName, RandomBytes
 from enclave.platform.errors import UnsealError
@@ -45,6 +45,7 @@ from enclave.runtime.service_maps import (
     code_id_writes,
     membership_change_of,
     node_data,
+    read_node,
     to_json,
 )
 
@@ -229,6 +230,7 @@ def restart(env: Environment, message: m.Restart) -> tuple[RunningNode, list[m.E
     writer = LedgerWriter(secrets.node, secrets.ledger_secrets, _policy(message.settings), message.now_ms)
     kv = KvStore()
     entries: list[Entry] = []
+    retired_at: int | None = None  # where this node's own record became Retired
     for seqno, raw in enumerate(message.ledger_entries, start=1):
         try:
             decoded = decode_entry(raw)
@@ -240,6 +242,9 @@ def restart(env: Environment, message: m.Restart) -> tuple[RunningNode, list[m.E
         except (EntryFormatError, LedgerWriterError, ValueError) as exc:
             raise ReplayedLedgerInvalid(f"ledger entry {seqno}: {type(exc).__name__}: {exc}") from None
         kv.apply(WriteSet(maps), seqno)
+        if retired_at is None and NODES_INFO in maps:
+            own = read_node(kv.begin(), secrets.node.node_id)
+            retired_at = seqno if own is not None and own.status is NodeStatus.RETIRED else None
         public = list(decoded.public_maps)
         entries.append(
             Entry(
@@ -260,4 +265,7 @@ def restart(env: Environment, message: m.Restart) -> tuple[RunningNode, list[m.E
         storage.set_hard_state(HardState(Term(hard.term), vote, Index(hard.commit)))
     raft = Raft(_raft_config(secrets.node.node_id, message.settings), storage, env.raft_rng())
     running = _running(env, secrets, message, raft=raft, storage=storage, writer=writer, kv=kv)
+    # A node whose retirement it had committed stays Retired (nobody would tell it again).
+    commit = 0 if hard is None else writer.last_signature_at_or_before(hard.commit)
+    running.retired = retired_at is not None and retired_at <= commit
     return running, [*_announce(running), *running.peer_addresses()]

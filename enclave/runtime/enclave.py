@@ -7,7 +7,8 @@ nothing; a violated internal invariant raises.
 
 Dispatch by lifecycle state (lifecycle.py): before it is part of a network a node only starts, joins or
 restarts; while joining it (re)sends its join request every `join_retry_ticks` ticks until a response
-verifies; then `running.RunningNode` handles everything.
+verifies; then `running.RunningNode` handles everything, and once it reports this node's retirement
+committed the node is Retired (it still answers, with refusals, and a retired primary hands over).
 """
 
 from __future__ import annotations
@@ -71,11 +72,15 @@ class Enclave:
 
     def handle(self, message: m.HostInput) -> list[m.Effect]:
         try:
-            return self._dispatch(message)
+            effects = self._dispatch(message)
         except RejectedInput as exc:
             return [
                 m.Log(m.LogLevel.WARNING, f"refused {type(message).__name__}: {type(exc).__name__}: {exc}")
             ]
+        if self._node is not None and self._node.retired and self.state is S.TRUSTED:
+            self._lifecycle.move(S.RETIRED)
+            effects.append(m.Log(m.LogLevel.INFO, "this node's retirement is committed: it is Retired"))
+        return effects
 
     def _dispatch(self, message: m.HostInput) -> list[m.Effect]:
         match message:
@@ -119,6 +124,10 @@ class Enclave:
                 if self._node is None:
                     return [_not_ready(message.request_id)]
                 return self._node.trust_node(message.request_id, message.node_id)
+            case m.RemoveNode():
+                if self._node is None:
+                    return [_not_ready(message.request_id)]
+                return self._node.remove_node(message.request_id, message.node_id)
             case m.PeerMessage():
                 if self._node is None:
                     raise WrongLifecycleState(f"a peer frame while {self.state.value}")
@@ -130,7 +139,7 @@ class Enclave:
         self._node = node
         self._joining = None
         self._lifecycle.move(S.TRUSTED)
-        return effects + node.drain()
+        return effects + node.client_certificates() + node.drain()
 
     def _tick(self, now_ms: int) -> list[m.Effect]:
         if self._node is not None:

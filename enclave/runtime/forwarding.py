@@ -4,6 +4,11 @@ A follower that cannot serve a request (a write, a linearizable read, a join) fo
 channel to the primary and remembers who asked; the primary answers over the same channel; the follower
 answers its client or joiner. An answer that does not come within `timeout_ticks` ticks (the primary
 changed, or the frames were lost) becomes a retryable error: the request may or may not have executed.
+
+Forward ids never repeat across restarts: the primary may answer a forward long after it was made (when
+the write commits), and a restarted node that counted from zero again would take that answer for one of
+its new forwards and tell a client another transaction's id. Each run of the node therefore counts from
+a random 62-bit start (from the injected randomness).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from enclave.crypto.ids import NodeId
+from enclave.platform.api import RandomBytes
 from enclave.runtime import join_wire, peer_wire
 from enclave.runtime import messages as m
 from enclave.runtime.peer_wire import (
@@ -39,11 +45,11 @@ def pending_join(reason: str) -> bytes:
 class Forwarder:
     __slots__ = ("_next_id", "_peers", "_pending", "_timeout_ticks")
 
-    def __init__(self, peers: Peers, timeout_ticks: int) -> None:
+    def __init__(self, peers: Peers, timeout_ticks: int, random_bytes: RandomBytes) -> None:
         self._peers = peers
         self._timeout_ticks = timeout_ticks
         self._pending: dict[int, _PendingForward] = {}
-        self._next_id = 0
+        self._next_id = int.from_bytes(random_bytes(8), "big") >> 2
 
     def new_id(self) -> int:
         self._next_id += 1

@@ -314,6 +314,16 @@ class TrustNode:
 
 
 @dataclass(frozen=True, slots=True)
+class RemoveNode:
+    """Operator stand-in for governance's `remove_node` (answered by `RespondToClient`: a `WriteResult`
+    once the node's retirement is committed, or a `CallError`). CCF: the node becomes Retired, then
+    leaves Raft's configuration. Only the primary takes it (a follower answers `NotPrimary`)."""
+
+    request_id: int
+    node_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class NodeStatusQuery:
     request_id: int
 
@@ -330,6 +340,7 @@ HostInput = (
     | ClientRequestBatch
     | OpenService
     | TrustNode
+    | RemoveNode
     | NodeStatusQuery
 )
 
@@ -444,6 +455,17 @@ class ServiceCreated:
     service_cert_pem: str
 
 
+@dataclass(frozen=True, slots=True)
+class ClientCertificates:
+    """The certificates of every current user and member (`public:ccf.gov.users.certs`,
+    `public:ccf.gov.members.certs`, as this node's state holds them: what authorisation reads): the
+    client certificates the host's client-API TLS trusts. Replaces the previous set. Sent when the node
+    becomes part of a network (a joiner's set is empty until it replicates the service's state) and
+    after every commit that changes the set."""
+
+    cert_pems: tuple[str, ...]
+
+
 class LogLevel(Enum):
     DEBUG = "debug"
     INFO = "info"
@@ -499,6 +521,7 @@ Effect = (
     | MaterialiseState
     | TlsIdentity
     | ServiceCreated
+    | ClientCertificates
     | Log
     | NodeStatusReport
 )

@@ -6,6 +6,8 @@
   down, or the frames lost); so is one after this node restarted (its channels start closed).
 - A frame from a peer we have no channel with creates one only if the channel accepts the frame (a
   handshake INIT signed by a node the service endorsed): bogus senders leave nothing behind.
+- A removed peer (its removal from the service committed) loses its channel: nothing is sent to it any
+  more and its frames are refused, although its certificate is still endorsed.
 Every rejected frame raises `PeerRejected` naming the reason, and changes nothing.
 """
 
@@ -53,6 +55,7 @@ class Peers:
         "_identity",
         "_queues",
         "_random_bytes",
+        "_removed",
         "_retry_ticks",
         "_service_cert",
     )
@@ -71,8 +74,19 @@ class Peers:
         self._channels: dict[NodeId, Channel] = {}
         self._queues: dict[NodeId, deque[tuple[PayloadKind, bytes]]] = {}
         self._handshake_age: dict[NodeId, int] = {}
+        self._removed: set[NodeId] = set()
+
+    def remove(self, peer: NodeId) -> None:
+        """The peer left the service: drop its channel and queue; from now on nothing goes to it and its
+        frames are refused."""
+        self._removed.add(peer)
+        self._channels.pop(peer, None)
+        self._queues.pop(peer, None)
+        self._handshake_age.pop(peer, None)
 
     def send(self, peer: NodeId, kind: PayloadKind, payload: bytes) -> list[m.Effect]:
+        if peer in self._removed:
+            return []
         channel = self._channels.get(peer)
         if channel is None:
             channel = self._channels[peer] = Channel(
@@ -97,6 +111,8 @@ class Peers:
     def receive(self, sender: str, frame: bytes) -> tuple[list[m.Effect], list[Received]]:
         """Effects (handshake answers, flushed queues) and the payloads the frame delivered."""
         peer = NodeId(sender)
+        if peer in self._removed:
+            raise PeerRejected(f"frame from {sender}: the node was removed from the service")
         channel = self._channels.get(peer)
         known = channel is not None
         if channel is None:

@@ -3,6 +3,12 @@ calls, forwarding, the service side of joins, and the operator stand-ins (until 
 
 Every handler ends with `_drain`, which runs Raft's Ready loop, answers what committed or was truncated,
 and serves linearizable reads; between a proposal and its drain nothing else steps Raft.
+
+Removal (CCF: a removed node becomes Retired): `remove_node` records the node Retired; once that commits
+the primary proposes the Raft removal (membership.py). The retired node sees its own retirement commit
+(it still replicates until the removal is appended) and from then on answers no client, proposes nothing
+and never campaigns; a retired primary keeps leading only until Raft hands over after its own removal
+commits. Once a removal commits, the others stop sending to the node and drop its channel.
 """
 
 from __future__ import annotations
@@ -17,12 +23,19 @@ from datetime import UTC, datetime
 
 from cryptography import x509
 
-from consensus import ConfChangeRefusedError, InvalidConfChangeError
+from consensus import ConfChangeRefusedError, InvalidConfChangeError, Role
+from consensus import NodeId as RaftNodeId
 from consensus.messages import Message
 from enclave.crypto.ids import NodeId
 from enclave.kv.execute import TooManyConflicts, execute
 from enclave.kv.transaction import Committed, Transaction
-from enclave.ledger.tables import ENDORSED_NODE_CERTIFICATES, NodeStatus, ServiceStatus, endorsed_node_writes
+from enclave.ledger.tables import (
+    ENDORSED_NODE_CERTIFICATES,
+    NodeStatus,
+    ServiceStatus,
+    endorsed_node_writes,
+    is_legal_node_transition,
+)
 from enclave.ledger.writer import LedgerWriterError
 from enclave.platform.api import Platform, PlatformName, RandomBytes
 from enclave.runtime import join_wire, peer_wire
@@ -31,7 +44,7 @@ from enclave.runtime.client_calls import CallRefused, apply_write, authorise_use
 from enclave.runtime.errors import JoinRefused, PeerRejected
 from enclave.runtime.forwarding import Forwarder, pending_join
 from enclave.runtime.join import VerifiedJoin, accepted_response, endorse_joiner, verify_join_request
-from enclave.runtime.membership import next_membership_change
+from enclave.runtime.membership import next_membership_change, removal_blocked_by, removed_nodes
 from enclave.runtime.node_secrets import NodeSecrets
 from enclave.runtime.peer_wire import (
     ForwardCall,
@@ -45,6 +58,7 @@ from enclave.runtime.replication import Replicator
 from enclave.runtime.replies import CommitWaiter, Forwarded, LocalClient, LocalJoin, ReplyTo
 from enclave.runtime.service_maps import (
     allowed_measurements,
+    client_certificate_pems,
     membership_write_set,
     node_data,
     read_node,
@@ -93,11 +107,16 @@ class RunningNode:
         self._waiters: dict[int, list[CommitWaiter]] = defaultdict(list)
         self._reads: dict[bytes, _PendingRead] = {}
         self._known_peers: tuple[m.PeerAddress, ...] | None = None
+        self._client_certs: tuple[str, ...] | None = None
+        # Nodes whose removal committed (Retired is final, so this only grows).
+        self._removed: frozenset[str] = frozenset()
+        # This node's own retirement is committed.
+        self.retired = False
         # Peers known before the nodes table says where they are (a joiner's responder).
         self.bootstrap_peers: tuple[m.PeerAddress, ...] = ()
         # Forwarded requests and reads not answered in this many ticks get a retryable error.
         self._timeout_ticks = 3 * settings.election_ticks
-        self._forwarder = Forwarder(self.peers, self._timeout_ticks)
+        self._forwarder = Forwarder(self.peers, self._timeout_ticks, random_bytes)
 
     # -- inputs ------------------------------------------------------------------------------------
 
@@ -105,7 +124,9 @@ class RunningNode:
         self._now_ms = now_ms
         effects = self.peers.tick()
         effects += self._expire()
-        self.rep.raft.tick()
+        if not self.retired or self.rep.raft.role is Role.LEADER:
+            # A retired node never campaigns; a retired primary leads on until Raft hands over.
+            self.rep.raft.tick()
         effects += self.drain()
         if self.rep.can_propose():
             self._manage_membership()
@@ -141,14 +162,27 @@ class RunningNode:
 
     def trust_node(self, request_id: int, node_id: str) -> list[m.Effect]:
         def trust(tx: Transaction) -> None:
-            record = read_node(tx, node_id)
-            if record is None:
-                raise CallRefused(m.ErrorCode.UNKNOWN_NODE, f"no node {node_id}")
-            if record.status is not NodeStatus.PENDING:
-                raise CallRefused(m.ErrorCode.WRONG_STATE, f"node {node_id} is {record.status.value}")
+            _check_node_transition(tx, node_id, NodeStatus.TRUSTED)
             set_node_status(tx, node_id, NodeStatus.TRUSTED)
 
         return self._operator_write(request_id, trust)
+
+    def remove_node(self, request_id: int, node_id: str) -> list[m.Effect]:
+        """CCF's `remove_node`: record the node Retired (answered once that commits); the Raft removal
+        follows (membership.py). One removal at a time, and never the last voter."""
+        raft = self.rep.raft
+
+        def retire(tx: Transaction) -> None:
+            _check_node_transition(tx, node_id, NodeStatus.RETIRED)
+            blocked = removal_blocked_by(raft, read_nodes(tx))
+            if blocked is not None:
+                reason = f"one membership change at a time: {blocked}; retry once it completes"
+                raise CallRefused(m.ErrorCode.WRONG_STATE, reason)
+            if raft.configuration.voters <= {RaftNodeId(node_id)}:
+                raise CallRefused(m.ErrorCode.WRONG_STATE, f"node {node_id} is the last voter")
+            set_node_status(tx, node_id, NodeStatus.RETIRED)
+
+        return self._operator_write(request_id, retire)
 
     def status(self, request_id: int, state: m.LifecycleState) -> m.NodeStatusReport:
         raft = self.rep.raft
@@ -176,6 +210,8 @@ class RunningNode:
         call: m.ClientCall,
         batch: list[tuple[ReplyTo, m.Put | m.Delete]],
     ) -> list[m.Effect]:
+        if self.retired:
+            return self._forwarder.reply(reply_to, _retired_error(reply_to))
         try:
             check_call(call)
             tx = self.rep.kv.begin()
@@ -244,6 +280,8 @@ class RunningNode:
 
     def _operator_write(self, request_id: int, write: Callable[[Transaction], None]) -> list[m.Effect]:
         reply_to = LocalClient(request_id)
+        if self.retired:
+            return self._forwarder.reply(reply_to, _retired_error(reply_to))
         if not self.rep.can_propose():
             error = m.CallError(
                 m.ErrorCode.NOT_PRIMARY, f"not the primary; the primary is {self.rep.raft.leader}"
@@ -305,6 +343,8 @@ class RunningNode:
     # -- joins (service side) ----------------------------------------------------------------------
 
     def _join(self, reply_to: ReplyTo, data: bytes) -> list[m.Effect]:
+        if self.retired:
+            return self._forwarder.reply_join(reply_to, pending_join("this node is Retired; ask another"))
         if not self.rep.can_propose():
             return self._forwarder.forward_join(self._leader_to_forward_to(), reply_to, data)
         now = at_ms(self._now_ms)
@@ -320,7 +360,11 @@ class RunningNode:
             cert_pem = kv.begin_committed().get(ENDORSED_NODE_CERTIFICATES, joiner.node_id.encode())
             assert cert_pem is not None, f"trusted node {joiner.node_id} without an endorsed certificate"
             return self._forwarder.reply_join(reply_to, self._accepted(joiner, cert_pem.decode()))
-        if read_node(kv.begin(), joiner.node_id) is not None:
+        recorded = read_node(kv.begin(), joiner.node_id)
+        if recorded is not None and recorded.status is NodeStatus.RETIRED:
+            rejected = join_wire.JoinRejected(f"node {joiner.node_id} was removed from the service")
+            return self._forwarder.reply_join(reply_to, join_wire.encode(rejected))
+        if recorded is not None:
             return self._forwarder.reply_join(
                 reply_to, pending_join(f"node {joiner.node_id} is recorded, not trusted yet")
             )
@@ -398,6 +442,11 @@ class RunningNode:
             effects += self._answer_truncated(outcome.truncated_to)
         if outcome.committed_to is not None:
             effects += self._answer_committed(outcome.committed_to)
+            self._note_removals()
+        if self.retired and self.rep.raft.role is not Role.LEADER and self._waiters:
+            # Removed from Raft, this node learns no more commits: answer with what it knows (Pending
+            # writes may still commit; the caller asks another node for their status).
+            effects += self._answer_committed(max(self._waiters))
         for read_state in outcome.read_states:
             pending = self._reads.pop(read_state.context, None)
             if pending is not None:
@@ -405,7 +454,19 @@ class RunningNode:
                 effects += self._forwarder.reply(pending.reply_to, result)
         if outcome.nodes_changed or outcome.committed_to is not None or outcome.truncated_to is not None:
             effects += self.peer_addresses()
+        if outcome.committed_to is not None or outcome.truncated_to is not None:
+            effects += self.client_certificates()
         return effects
+
+    def _note_removals(self) -> None:
+        """After a commit: is this node's retirement committed, and whose removal is?"""
+        committed = self.rep.kv.begin_committed()
+        own = read_node(committed, self.node_id)
+        self.retired = self.retired or (own is not None and own.status is NodeStatus.RETIRED)
+        removed = removed_nodes(self.rep.raft, read_nodes(committed)) - {self.node_id} - self._removed
+        for node_id in sorted(removed):
+            self.peers.remove(NodeId(node_id))
+        self._removed |= removed
 
     def _answer_truncated(self, keep: int) -> list[m.Effect]:
         effects: list[m.Effect] = []
@@ -421,18 +482,19 @@ class RunningNode:
                     )
         return effects
 
-    def _answer_committed(self, commit: int) -> list[m.Effect]:
+    def _answer_committed(self, through: int) -> list[m.Effect]:
+        """Answer the waiters up to seqno `through` with their status at the ledger commit."""
         effects: list[m.Effect] = []
-        for seqno in sorted(s for s in self._waiters if s <= commit):
+        for seqno in sorted(s for s in self._waiters if s <= through):
             for waiter in self._waiters.pop(seqno):
-                status = tx_status(waiter.txid, self.rep.writer, commit)
+                status = tx_status(waiter.txid, self.rep.writer, self.rep.ledger_commit)
                 if waiter.join_response is None:
                     effects += self._forwarder.reply(waiter.reply_to, m.WriteResult(waiter.txid, status))
                 elif status is m.TxStatus.COMMITTED:
                     effects += self._forwarder.reply_join(waiter.reply_to, waiter.join_response)
                 else:
                     effects += self._forwarder.reply_join(
-                        waiter.reply_to, pending_join("the join was rolled back; retry")
+                        waiter.reply_to, pending_join("the join did not commit here; retry")
                     )
         return effects
 
@@ -445,11 +507,23 @@ class RunningNode:
         }
         for peer in self.bootstrap_peers:
             known.setdefault(peer.node_id, peer.address)
-        peers = tuple(m.PeerAddress(node_id, address) for node_id, address in sorted(known.items()))
+        peers = tuple(
+            m.PeerAddress(node_id, address)
+            for node_id, address in sorted(known.items())
+            if node_id not in self._removed
+        )
         if peers == self._known_peers:
             return []
         self._known_peers = peers
         return [m.PeerAddresses(peers)]
+
+    def client_certificates(self) -> list[m.Effect]:
+        """`ClientCertificates` if the users or members changed: the state authorisation reads."""
+        pems = client_certificate_pems(self.rep.kv.begin())
+        if pems == self._client_certs:
+            return []
+        self._client_certs = pems
+        return [m.ClientCertificates(pems)]
 
     def _commit_txid(self) -> m.TxRef:
         commit = self.rep.ledger_commit
@@ -458,3 +532,22 @@ class RunningNode:
 
 def _status_text(status: ServiceStatus | None) -> str | None:
     return None if status is None else status.value
+
+
+def _check_node_transition(tx: Transaction, node_id: str, status: NodeStatus) -> None:
+    """Refuse an operator's node status change unless it is legal (tables.LEGAL_NODE_TRANSITIONS)."""
+    record = read_node(tx, node_id)
+    if record is None:
+        raise CallRefused(m.ErrorCode.UNKNOWN_NODE, f"no node {node_id}")
+    if not is_legal_node_transition(record.status, status):
+        raise CallRefused(
+            m.ErrorCode.WRONG_STATE, f"node {node_id} is {record.status.value}, cannot become {status.value}"
+        )
+
+
+def _retired_error(reply_to: ReplyTo) -> m.CallError:
+    """A retired node serves nobody: its own clients go elsewhere; a follower that forwarded to it (a
+    retiring primary) retries once the next primary is elected."""
+    if isinstance(reply_to, Forwarded):
+        return m.CallError(m.ErrorCode.NO_PRIMARY, "the primary is retiring; retry")
+    return m.CallError(m.ErrorCode.WRONG_STATE, "this node is Retired from the service; use another node")

@@ -17,7 +17,14 @@ from consensus import ChangeKind, ConfChange
 from consensus import NodeId as RaftNodeId
 from enclave.kv.transaction import Transaction
 from enclave.kv.write_set import MapWrites, WriteSet
-from enclave.ledger.tables import NODES_INFO, SERVICE_INFO, SINGLETON_KEY, NodeStatus, ServiceStatus
+from enclave.ledger.tables import (
+    NODES_INFO,
+    SERVICE_INFO,
+    SINGLETON_KEY,
+    NodeStatus,
+    ServiceStatus,
+    is_legal_node_transition,
+)
 from enclave.platform.api import Measurement
 
 USERS_CERTS = "public:ccf.gov.users.certs"
@@ -71,6 +78,7 @@ def node_data(peer_address: str, client_address: str) -> dict[str, str]:
 
 
 def read_node(tx: Transaction, node_id: str) -> NodeRecord | None:
+    """The node's row, or None if the service never recorded it."""
     raw = tx.get(NODES_INFO, node_id.encode())
     return None if raw is None else _node_record(node_id, raw)
 
@@ -93,12 +101,16 @@ def _node_record(node_id: str, raw: bytes) -> NodeRecord:
 
 
 def set_node_status(tx: Transaction, node_id: str, status: NodeStatus) -> None:
-    """Rewrite the node's info with a new status (the other fields as they are)."""
+    """Rewrite the node's info with a new status (the other fields as they are). Callers refuse illegal
+    transitions (tables.LEGAL_NODE_TRANSITIONS) first: attempting one here is our bug."""
     raw = tx.get(NODES_INFO, node_id.encode())
     if raw is None:
         raise MalformedServiceRecord(f"node {node_id} is not recorded")
     info = _from_json(raw, f"node {node_id}")
     assert isinstance(info, dict)
+    before = NodeStatus(info["status"])
+    if not is_legal_node_transition(before, status):
+        raise AssertionError(f"node status change {before.value} -> {status.value}")
     info["status"] = status.value
     tx.put(NODES_INFO, node_id.encode(), to_json(info))
 
@@ -123,6 +135,12 @@ def set_service_status(tx: Transaction, status: ServiceStatus) -> None:
     assert isinstance(info, dict)
     info["status"] = status.value
     tx.put(SERVICE_INFO, SINGLETON_KEY, to_json(info))
+
+
+def client_certificate_pems(tx: Transaction) -> tuple[str, ...]:
+    """Every user's and member's certificate, sorted and without repeats."""
+    pems = {raw.decode() for map_name in (USERS_CERTS, MEMBERS_CERTS) for _, raw in tx.scan(map_name)}
+    return tuple(sorted(pems))
 
 
 def allowed_measurements(tx: Transaction) -> frozenset[Measurement]:

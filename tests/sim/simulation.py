@@ -3,21 +3,30 @@
 One seed fixes everything. Phases: genesis on node 0; nodes 1 and 2 join (mutual attestation) and become
 voters; the operator opens the service; clients write to random nodes (followers forward) while the
 network drops, delays, duplicates, reorders and partitions, and nodes crash and restart from their
-durable state; then the faults stop and the cluster must converge.
+durable state; in two seeds out of three the operator removes a node a third of the way in (a follower
+or the primary, by seed) and asks again until its retirement commits; then the faults stop and the
+cluster must converge (the removal completed, a primary among the others).
 
 Checked after every step: a host's commit never goes back and is always durable; no two nodes hold
 different committed entries at a seqno. At the end: every write acknowledged Committed is in every
-node's committed ledger and KV; the ledgers agree byte for byte up to the common commit.
+node's committed ledger and KV (a removed node: those up to its retirement, which it must have committed
+if and only if it is Retired); the ledgers agree byte for byte up to the common commit.
 """
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass, field
+from enum import Enum
 
+from consensus import NodeId as RaftNodeId
+from enclave.ledger.entry import decode_entry
+from enclave.ledger.tables import NODES_INFO, NodeStatus
 from enclave.runtime import messages as m
 from enclave.runtime.boundary import EnclaveBoundary, decode_effects, encode_input
 from enclave.runtime.running import RunningNode
+from enclave.runtime.service_maps import read_node
 from tests.sim.world import EPOCH_MS, SETTINGS, TICK_MS, Host, addresses, carry_out, new_enclave, provisioned
 
 REPLAY_COMMAND = "SEALCHAIN_NODE_SIM_SEED={seed} .venv/bin/pytest tests/sim -k replay"
@@ -37,6 +46,18 @@ class Faults:
     restart: float = 0.2
     partition: float = 0.01
     heal: float = 0.1
+
+
+class Removal(Enum):
+    """Which node the operator removes mid-run."""
+
+    NONE = "none"
+    FOLLOWER = "follower"
+    PRIMARY = "primary"
+
+    @classmethod
+    def for_seed(cls, seed: int) -> Removal:
+        return (cls.NONE, cls.FOLLOWER, cls.PRIMARY)[seed % 3]
 
 
 @dataclass
@@ -75,10 +96,14 @@ class Simulation:
     node_ids: list[str] = field(default_factory=list)
     crashes: int = 0
     restarts: int = 0
+    removal: Removal = field(init=False)
+    removed: int | None = None  # the node the operator removes, once chosen
+    removal_asked: tuple[int, int, int] | None = None  # (node asked, request id, step) of the last ask
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
         self.hosts = [Host(i, new_enclave(i, self.rng)) for i in range(3)]
+        self.removal = Removal.for_seed(self.seed)
 
     # -- plumbing -----------------------------------------------------------------------------------
 
@@ -169,8 +194,70 @@ class Simulation:
             if host.up:
                 self.give(host.index, m.Tick(self.now_ms))
         self._learn_node_ids()
+        self._ask_for_removal()
         if self.faulty:
             self._maybe_fault()
+
+    # -- removing a node (the operator) --------------------------------------------------------------
+
+    def remove_a_node(self) -> None:
+        """Pick the node to remove now: the primary, or one of the others."""
+        leader = self.leader()
+        if self.removal is Removal.NONE or self.removed is not None or leader is None:
+            return
+        others = [i for i in range(3) if i != leader]
+        self.removed = leader if self.removal is Removal.PRIMARY else self.rng.choice(others)
+
+    def _ask_for_removal(self) -> None:
+        """Ask the primary until the retirement commits; ask again once answered (refused: not the
+        primary, a change in flight, rolled back) or after a while (the answer was lost in a crash)."""
+        if self.removed is None or self.retirement_committed():
+            return
+        if self.removal_asked is not None:
+            asked, request_id, step = self.removal_asked
+            if request_id not in self.hosts[asked].answers and self.step_no - step < 30:
+                return
+            self.hosts[asked].answers.pop(request_id, None)
+        leader = self.leader()
+        if leader is None:
+            return
+        request_id = self._request_id()
+        self.removal_asked = (leader, request_id, self.step_no)
+        self.give(leader, m.RemoveNode(request_id, self.node_ids[self.removed]))
+
+    def retirement_committed(self) -> bool:
+        assert self.removed is not None
+        removed_id = self.node_ids[self.removed]
+        for host in self.hosts:
+            if host.enclave is not None and host.enclave.node is not None:
+                record = read_node(host.enclave.node.rep.kv.begin_committed(), removed_id)
+                if record is not None and record.status is NodeStatus.RETIRED:
+                    return True
+        return False
+
+    def removal_done(self) -> bool:
+        """The retirement and the Raft removal committed, and a primary among the others leads."""
+        if self.removed is None:
+            return True
+        leader = self.leader()
+        if leader is None or leader == self.removed or not self.retirement_committed():
+            return False
+        raft = self.running(leader).rep.raft
+        return (
+            RaftNodeId(self.node_ids[self.removed]) not in raft.configuration.members
+            and raft.log.last_configuration_index() <= raft.commit_index
+        )
+
+    def retirement_seqno(self, host: Host) -> int:
+        """Where `host`'s committed ledger records the removed node Retired."""
+        assert self.removed is not None
+        removed_id = self.node_ids[self.removed].encode()
+        for seqno, raw in enumerate(host.written.ledger[: host.committed], start=1):
+            writes = decode_entry(raw).public_maps.get(NODES_INFO)
+            raw_info = None if writes is None else writes.writes.get(removed_id)
+            if raw_info is not None and json.loads(raw_info)["status"] == NodeStatus.RETIRED.value:
+                return seqno
+        raise SimulationFailure(f"node {host.index} has not committed the retirement")
 
     # -- faults -------------------------------------------------------------------------------------
 
@@ -228,6 +315,11 @@ class Simulation:
         enclave = self.hosts[index].enclave
         assert enclave is not None and enclave.node is not None, f"node {index} is not running"
         return enclave.node
+
+    def state_of(self, index: int) -> m.LifecycleState | None:
+        """Node `index`'s lifecycle state (None while it is down)."""
+        enclave = self.hosts[index].enclave
+        return None if enclave is None else enclave.state
 
     def leader(self) -> int | None:
         """The node that can take writes now (the leader of the highest term, if several think so)."""
@@ -310,7 +402,9 @@ class Simulation:
         for host in self.hosts:
             host.honours_flush = honest_hosts
         self.faulty = True
-        for _ in range(workload_steps):
+        for step in range(workload_steps):
+            if step >= workload_steps // 3:
+                self.remove_a_node()
             if self.rng.random() < 0.5:
                 self.submit_write()
             if self.rng.random() < 0.2:
@@ -325,13 +419,17 @@ class Simulation:
         self.run_until(self.converged, heal_limit, "convergence after healing")
         self.check_final()
 
+    def serving(self) -> list[Host]:
+        """The hosts still in the service (all but a removed one)."""
+        return [host for host in self.hosts if host.index != self.removed]
+
     def converged(self) -> bool:
         self.collect_answers()
         enclaves = [h.enclave for h in self.hosts]
-        if any(e is None or e.node is None for e in enclaves):
+        if any(e is None or e.node is None for e in enclaves) or not self.removal_done():
             return False
-        lasts = {len(h.written.ledger) for h in self.hosts}
-        commits = {h.committed for h in self.hosts}
+        lasts = {len(h.written.ledger) for h in self.serving()}
+        commits = {h.committed for h in self.serving()}
         return len(lasts) == 1 and commits == {lasts.pop()} and self.leader() is not None
 
     def check_final(self) -> None:
@@ -342,10 +440,25 @@ class Simulation:
                 raise SimulationFailure(
                     f"node {host.index}'s ledger differs below the common commit {common}"
                 )
+        self._check_acknowledged_txids(self.serving()[0])
+        checked_up_to = {host.index: host.committed for host in self.hosts}
+        if self.removed is not None:
+            gone = self.hosts[self.removed]
+            retired_at = self.retirement_seqno(self.serving()[0])
+            state = self.state_of(gone.index)
+            if (state is m.LifecycleState.RETIRED) != (gone.committed >= retired_at):
+                raise SimulationFailure(
+                    f"removed node {gone.index} is {state} having committed {gone.committed} "
+                    f"(its retirement is at {retired_at})"
+                )
+            checked_up_to[gone.index] = min(gone.committed, retired_at)
         for write in self.acknowledged:
             assert write.txid is not None
             for host in self.hosts:
-                if write.txid.seqno > host.committed:
+                if write.txid.seqno > checked_up_to[host.index]:
+                    if host.index == self.removed:
+                        continue
+
                     raise SimulationFailure(
                         f"acknowledged {write.txid} is not committed on node {host.index}"
                     )
@@ -356,3 +469,24 @@ class Simulation:
                 value = enclave.node.rep.kv.begin_committed().get(MAP, write.key)
                 if value != write.value:
                     raise SimulationFailure(f"acknowledged write {write.key!r} missing on node {host.index}")
+
+    def _check_acknowledged_txids(self, host: Host) -> None:
+        """The transaction an acknowledgement names is the one that wrote the key (a receipt for it
+        proves that write), not merely some committed transaction of that view."""
+        for write in self.acknowledged:
+            assert write.txid is not None
+            if written_at(host, write.txid).get(write.key) != write.value:
+                raise SimulationFailure(f"acknowledged {write.txid} does not hold the write of {write.key!r}")
+
+
+def written_at(host: Host, txid: m.TxRef) -> dict[bytes, bytes]:
+    """What the transaction at `txid` in `host`'s ledger wrote to the workload's map (decrypted)."""
+    enclave = host.enclave
+    assert enclave is not None and enclave.node is not None
+    if not 0 < txid.seqno <= len(host.written.ledger):
+        return {}
+    entry = decode_entry(host.written.ledger[txid.seqno - 1])
+    if (entry.txid.view, entry.txid.seqno) != (txid.view, txid.seqno):
+        return {}
+    writes = entry.decrypt_private(enclave.node.secrets.ledger_secrets.secret_for(txid.seqno)).get(MAP)
+    return {} if writes is None else dict(writes.writes)

@@ -14,10 +14,12 @@ import pytest
 from enclave.ledger.audit import audit_ledger
 from enclave.ledger.entry import decode_entry
 from enclave.ledger.tables import SIGNATURES
+from enclave.runtime import messages as m
 from node.ledger_files import LedgerFiles
-from tests.sim.simulation import REPLAY_COMMAND, Simulation, SimulationFailure
+from tests.sim.simulation import REPLAY_COMMAND, Removal, Simulation, SimulationFailure
 
 FAST_SEEDS = range(5)
+RETIRED = m.LifecycleState.RETIRED
 
 
 def run_seed(seed: int) -> Simulation:
@@ -38,7 +40,8 @@ def test_a_faulty_network_keeps_every_acknowledged_write(seed: int) -> None:
 
 
 def test_faults_actually_happen() -> None:
-    """The fast seeds crash and restart nodes, change leaders and check reads, or they would prove little."""
+    """The fast seeds crash and restart nodes, change leaders, check reads and remove a follower and a
+    primary, or they would prove little."""
     simulations = [run_seed(seed) for seed in FAST_SEEDS[:3]]
     assert sum(s.reads_checked for s in simulations) > 10
     assert all(s.crashes > 0 and s.restarts > 0 for s in simulations)
@@ -46,6 +49,10 @@ def test_faults_actually_happen() -> None:
         max(h.enclave.node.rep.raft.term for h in s.hosts if h.enclave and h.enclave.node) > 2
         for s in simulations
     )
+    assert {s.removal for s in simulations} == set(Removal)
+    removing = [s for s in simulations if s.removal is not Removal.NONE]
+    assert all(s.removed is not None and s.removal_done() for s in removing)
+    assert any(s.state_of(s.removed) is RETIRED for s in removing if s.removed is not None)
 
 
 @pytest.mark.parametrize("seed", [3, 4])
@@ -76,11 +83,13 @@ def test_many_seeds() -> None:
         run_seed(seed)
 
 
-def test_a_replicated_ledger_passes_our_audit_and_ccfs_validator(tmp_path: Path) -> None:
-    """The ledger of three nodes, with joins, elections, membership changes, crashes and truncations,
-    written by the host's `LedgerFiles`, verifies with `sealchain ledger verify`'s logic and CCF's."""
-    simulation = run_seed(3)
-    host = simulation.hosts[1]
+@pytest.mark.parametrize("seed", [3, 2])
+def test_a_replicated_ledger_passes_our_audit_and_ccfs_validator(tmp_path: Path, seed: int) -> None:
+    """The ledger of three nodes, with joins, elections, membership changes, crashes and truncations
+    (seed 2: and the removal of the primary, which signs while Retired until it hands over), written
+    by the host's `LedgerFiles`, verifies with `sealchain ledger verify`'s logic and CCF's."""
+    simulation = run_seed(seed)
+    host = simulation.serving()[1]
     files = LedgerFiles(tmp_path, chunk_size=4096)
     for seqno, raw in enumerate(host.written.ledger, start=1):
         files.append(seqno, raw, SIGNATURES in decode_entry(raw).public_maps)

@@ -130,6 +130,9 @@ class Host:
     join_answers: list[bytes] = field(default_factory=list)
     logs: list[m.Log] = field(default_factory=list)
     statuses: list[m.NodeStatusReport] = field(default_factory=list)
+    # What the host's TLS would trust and dial: the latest `ClientCertificates` and `PeerAddresses`.
+    client_cert_pems: tuple[str, ...] | None = None
+    peer_addresses: tuple[m.PeerAddress, ...] = ()
     # False: a host that acknowledges Flush without syncing (the bug the checker must catch)
     honours_flush: bool = True
 
@@ -193,7 +196,11 @@ def carry_out(host: Host, effects: list[m.Effect], send: Send, cut: int | None =
                 host.statuses.append(effect)
             case m.SendToPeer() | m.SendJoinRequest() | m.RespondToJoin():
                 send(host.index, effect)
-            case m.PeerAddresses() | m.MaterialiseState() | m.TlsIdentity():
+            case m.ClientCertificates():
+                host.client_cert_pems = effect.cert_pems
+            case m.PeerAddresses():
+                host.peer_addresses = effect.peers
+            case m.MaterialiseState() | m.TlsIdentity():
                 pass
     if cut is not None:
         host.crash()

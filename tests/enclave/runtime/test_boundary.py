@@ -92,6 +92,31 @@ def test_a_flipped_byte_decodes_or_gives_a_boundary_error(message: m.HostInput, 
         decode_input(bytes(encoded))
 
 
+@pytest.mark.parametrize(
+    "message", [m.RemoveNode(7, "ab" * 32), m.RemoveNode(0, ""), m.TrustNode(3, "cd" * 32)]
+)
+def test_operator_inputs_round_trip(message: m.HostInput) -> None:
+    assert decode_input(encode_input(message)) == message
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [
+        [m.ClientCertificates(())],
+        [m.ClientCertificates(("-----BEGIN CERTIFICATE-----\nA\n", "-----BEGIN CERTIFICATE-----\nB\n"))],
+        [m.ClientCertificates(("x",)), m.PeerAddresses((m.PeerAddress("n", "127.0.0.1:1"),))],
+    ],
+)
+def test_client_certificates_round_trip(batch: list[m.Effect]) -> None:
+    assert decode_effects(encode_effects(batch)) == batch
+
+
+def test_client_certificates_are_strings_only() -> None:
+    body = [["ClientCertificates", [b"not text"]]]
+    with pytest.raises(MalformedMessage, match="expected str"):
+        decode_effects(msgpack.packb([BOUNDARY_VERSION, body], use_bin_type=True))
+
+
 def test_another_version_is_refused_by_name() -> None:
     body = msgpack.unpackb(encode_input(m.Tick(5)))[1]
     with pytest.raises(UnsupportedBoundaryVersion):
