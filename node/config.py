@@ -6,7 +6,9 @@
     [client]                            # the users' API (mTLS with user certificates)
     bind = "127.0.0.1:0"                # port 0: pick a free port, then record it here
     advertised = "127.0.0.1:0"          # what other nodes and clients are told (port 0: the bound port)
-    [peer]                              # node-to-node API
+    [peer]                              # node-to-node frames (mTLS with service-endorsed certificates)
+    bind = "127.0.0.1:0"
+    [join_api]                          # join requests (TLS, no client certificate); optional
     bind = "127.0.0.1:0"
     [operator]                          # status, metrics, health checks (loopback, no TLS)
     bind = "127.0.0.1:0"
@@ -25,7 +27,7 @@
     backend = "sgx-sim"
 
     [join]                              # mode = "join" only
-    target = "127.0.0.1:4100"           # a service node's peer address
+    target = "127.0.0.1:4100"           # a service node's join address ([join_api])
 
     [identities]                        # initial members and users (see IdentitySettings)
     members = ["../../members/member0_cert.pem"]
@@ -105,6 +107,10 @@ class Endpoint:
         return Endpoint(self.bind.with_port(port), advertised)
 
 
+# A node config without a [join_api] table: join requests on a picked loopback port.
+LOOPBACK_ANY_PORT = Endpoint(Address("127.0.0.1", 0), Address("127.0.0.1", 0))
+
+
 @dataclass(frozen=True, slots=True)
 class ConsensusSettings:
     tick_interval_ms: int = 50
@@ -144,6 +150,7 @@ class NodeConfig:
     machine: str
     backend: PlatformName
     join_target: Address | None = None
+    join_api: Endpoint = field(default_factory=lambda: LOOPBACK_ANY_PORT)
     identities: IdentitySettings = field(default_factory=IdentitySettings)
     consensus: ConsensusSettings = field(default_factory=ConsensusSettings)
     directory: Path = Path(".")
@@ -152,12 +159,14 @@ class NodeConfig:
         """A configured path as the process should open it."""
         return written if written.is_absolute() else self.directory / written
 
-    def with_bound_ports(self, client: int, peer: int, operator: int) -> NodeConfig:
+    def with_bound_ports(self, client: int, peer: int, operator: int, join: int | None = None) -> NodeConfig:
+        """The config once the servers listen (`join` None: the join endpoint as it was)."""
         return replace(
             self,
             client=self.client.bound_to(client),
             peer=self.peer.bound_to(peer),
             operator=self.operator.bound_to(operator),
+            join_api=self.join_api if join is None else self.join_api.bound_to(join),
         )
 
 
@@ -198,6 +207,7 @@ def parse_config(text: str, file: Path) -> NodeConfig:
         machine=platform.string("machine"),
         backend=platform.choice("backend", PlatformName),
         join_target=_join_target(reader, mode),
+        join_api=_optional_endpoint(reader, "join_api", LOOPBACK_ANY_PORT),
         identities=_identities(reader.optional_table("identities")),
         consensus=_consensus(reader.optional_table("consensus")),
         directory=file.parent,
@@ -303,6 +313,14 @@ def _endpoint(reader: _Reader) -> Endpoint:
     return Endpoint(bind, advertised)
 
 
+def _optional_endpoint(reader: _Reader, key: str, default: Endpoint) -> Endpoint:
+    table = reader.optional_table(key)
+    if table.optional_string("bind") is None:
+        table.finish()
+        return default
+    return _endpoint(table)
+
+
 def _join_target(reader: _Reader, mode: NodeMode) -> Address | None:
     """`join.target` is required to join; other modes may keep it (a node that joined restarts)."""
     join = reader.optional_table("join")
@@ -343,7 +361,13 @@ def _consensus(reader: _Reader) -> ConsensusSettings:
 def render_config(config: NodeConfig) -> str:
     """The TOML text of `config` (what `load_config` reads back to an equal config)."""
     document: dict[str, dict[str, object] | str] = {"name": config.name, "mode": config.mode.value}
-    for key, endpoint in (("client", config.client), ("peer", config.peer), ("operator", config.operator)):
+    endpoints = (
+        ("client", config.client),
+        ("peer", config.peer),
+        ("join_api", config.join_api),
+        ("operator", config.operator),
+    )
+    for key, endpoint in endpoints:
         document[key] = {"bind": str(endpoint.bind), "advertised": str(endpoint.advertised)}
     document["paths"] = {
         "ledger_dir": str(config.ledger_dir),

@@ -132,13 +132,16 @@ class Host:
     async def start(self) -> BoundPorts:
         """Listens (recording the ports bound), hands the enclave its first input, starts the ticker."""
         config = self.config
-        ports = await self.servers.start(config.client.bind, config.peer.bind, config.operator.bind)
-        self.config = config.with_bound_ports(ports.client, ports.peer, ports.operator)
+        ports = await self.servers.start(
+            config.client.bind, config.peer.bind, config.operator.bind, config.join_api.bind
+        )
+        self.config = config.with_bound_ports(ports.client, ports.peer, ports.operator, ports.join)
         log_event(
             logging.INFO,
             "listening",
             client=str(self.config.client.advertised),
             peer=str(self.config.peer.advertised),
+            join=str(self.config.join_api.advertised),
             operator=str(self.config.operator.bind),
         )
         self.feed(self._first_input())
@@ -331,6 +334,11 @@ class Host:
                 self.state_store.submit(batch)
             case m.TlsIdentity(cert_pem, key_pem):
                 self._set_tls_identity(cert_pem.encode(), key_pem.encode())
+            case m.ClientCertificates(cert_pems):
+                # The client API's mTLS follows the service's users and members (CCF: the enclave
+                # decides who is a caller), not the config file's initial list.
+                if self.servers.client_tls.set_client_roots("".join(cert_pems).encode()):
+                    log_event(logging.INFO, "client certificates", count=len(cert_pems))
             case m.ServiceCreated(service_cert_pem):
                 path = self.config.path(self.config.service_cert)
                 if self._service_cert_pem() != service_cert_pem.encode():
@@ -346,7 +354,9 @@ class Host:
     def _set_tls_identity(self, cert_pem: bytes, key_pem: bytes) -> None:
         certificate = x509.load_pem_x509_certificate(cert_pem)
         self.node_id = node_id_of(certificate_public_key(certificate))
-        self.servers.set_identity(cert_pem, key_pem)
+        service_cert = self._service_cert_pem()
+        assert service_cert is not None, "a TLS identity before the service certificate is known"
+        self.servers.set_identity(cert_pem, key_pem, service_cert)
         self._spawn(self.servers.report_client_api_serving(), "client api health")
         self.peers.set_identity(self.node_id, cert_pem, key_pem)
         log_event(logging.INFO, "tls identity", node_id=self.node_id)
@@ -395,7 +405,15 @@ class Host:
             try:
                 response = await stub.Join(node_pb2.JoinRequest(body=request), timeout=JOIN_TIMEOUT_SECONDS)
             except grpc.aio.AioRpcError as error:
-                log_event(logging.INFO, "join request failed", target=target_address, code=error.code().name)
+                # The details say why: unreachable, or a TLS handshake that failed because the target's
+                # certificate is not endorsed by the expected service certificate.
+                log_event(
+                    logging.WARNING,
+                    "join request failed",
+                    target=target_address,
+                    code=error.code().name,
+                    details=error.details(),
+                )
                 return
         self.feed(m.JoinResponseReceived(response.body))
 
@@ -425,6 +443,10 @@ class Host:
 
     async def trust_node(self, node_id: str) -> m.CallResult:
         result: m.CallResult = await self._ask(lambda rid: m.TrustNode(rid, node_id))
+        return result
+
+    async def remove_node(self, node_id: str) -> m.CallResult:
+        result: m.CallResult = await self._ask(lambda rid: m.RemoveNode(rid, node_id))
         return result
 
     def metrics_text(self) -> str:

@@ -66,6 +66,15 @@ class NotReady(NetworkError):
         super().__init__("not_ready", message)
 
 
+class OperatorActionRefused(NetworkError):
+    """A node refused an operator action; `reason`: the `ErrorCode` it gave, if any (`NotPrimary` and
+    `WrongState` may pass: another primary, a membership change that completes)."""
+
+    def __init__(self, message: str, reason: m.ErrorCode | None) -> None:
+        super().__init__("operator_action_failed", message)
+        self.reason = reason
+
+
 # -- network.json ----------------------------------------------------------------------------------
 
 
@@ -161,16 +170,24 @@ def trust_node(operator: Address, node_id: str) -> None:
     _operator_call(operator, f"trust node {node_id[:12]}", lambda stub: stub.TrustNode(request))
 
 
+def remove_node(operator: Address, node_id: str) -> None:
+    """The operator stand-in for governance's `remove_node` (on the primary); returns once the removal
+    is committed. CCF: the node becomes Retired and leaves Raft's configuration."""
+    request = operator_pb2.RemoveNodeRequest(node_id=node_id)
+    _operator_call(operator, f"remove node {node_id[:12]}", lambda stub: stub.RemoveNode(request))
+
+
 def _operator_call(
     operator: Address, what: str, call: Callable[[operator_pb2_grpc.OperatorStub], object]
 ) -> None:
-    """A refusal (not the primary, wrong state, unknown node) is a `NetworkError`."""
+    """A refusal (not the primary, wrong state, unknown node) is an `OperatorActionRefused`."""
     with grpc.insecure_channel(str(operator)) as channel:
         stub = operator_pb2_grpc.OperatorStub(channel)  # type: ignore[no-untyped-call]
         try:
             call(stub)
         except grpc.RpcError as error:
-            raise NetworkError("operator_action_failed", f"cannot {what}: {error.details()}") from None
+            reason = convert.error_from_metadata(error.trailing_metadata())
+            raise OperatorActionRefused(f"cannot {what}: {error.details()}", reason) from None
 
 
 def wait_for(what: str, probe: Callable[[], T | None], deadline: float) -> T:
@@ -234,10 +251,14 @@ class LocalNetwork:
         consensus: ConsensusSettings | None = None,
         backend: PlatformName = PlatformName.SGX_SIM,
         peer: Endpoint | None = None,
+        platform_dir: Path | None = None,
+        service_cert: Path | None = None,
     ) -> NodeProcess:
         """Writes `nodes/<name>/config.toml` (ports 0: picked at start); paths relative to the node dir.
         `peer`: where the node listens for peers and what it advertises, when not a picked port (a test
-        puts a fault proxy between the advertised and the bound address)."""
+        puts a fault proxy between the advertised and the bound address). `platform_dir` and
+        `service_cert` (absolute, or relative to the workspace): the machine's platform folder and the
+        expected service certificate, when not the workspace's own."""
         directory = self.node_dir(name)
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         to_workspace = Path("..") / ".."
@@ -248,13 +269,14 @@ class LocalNetwork:
             client=endpoint,
             peer=peer or endpoint,
             operator=endpoint,
+            join_api=endpoint,
             ledger_dir=Path("ledger"),
             state_dir=Path("state"),
             sealed_secrets=Path("sealed_secrets.bin"),
             raft_state=Path("raft_state.json"),
             log_file=Path("node.log"),
-            service_cert=to_workspace / "service_cert.pem",
-            platform_dir=to_workspace / "platform",
+            service_cert=to_workspace / (service_cert or "service_cert.pem"),
+            platform_dir=to_workspace / (platform_dir or "platform"),
             machine=name,
             backend=backend,
             join_target=join_target,
@@ -272,15 +294,22 @@ class LocalNetwork:
         self.nodes[name] = node
         return node
 
-    def start_node(self, name: str, *, detach: bool = False) -> NodeProcess:
-        """Starts (or restarts) the node's process. `detach`: in its own session, to outlive this one."""
+    def start_node(
+        self, name: str, *, detach: bool = False, environment: Mapping[str, str] | None = None
+    ) -> NodeProcess:
+        """Starts (or restarts) the node's process. `detach`: in its own session, to outlive this one.
+        `environment`: variables set for the process on top of this one's (a test runs changed code
+        through `PYTHONPATH`)."""
         node = self.nodes[name]
         if node.is_running():
             raise NetworkError("already_running", f"{name} is already running")
-        environment = dict(os.environ, GRPC_VERBOSITY="ERROR")
+        environment = dict(os.environ, GRPC_VERBOSITY="ERROR", **(environment or {}))
+        config_file = node.config_file.resolve()
         with open(self.node_dir(name) / PROCESS_LOG, "ab") as output:
+            # In its own folder: the code a node runs never depends on the operator's working directory.
             node.process = subprocess.Popen(
-                [self.python, "-m", "sealchain", "node", "start", "--config", str(node.config_file)],
+                [self.python, "-m", "sealchain", "node", "start", "--config", str(config_file)],
+                cwd=config_file.parent,
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
@@ -395,7 +424,7 @@ def bring_up(
     )
     network.start_node(genesis.name, detach=detach)
     network.wait_for_status(genesis.name, "the genesis node to lead", is_primary, deadline)
-    target = genesis.config().peer.advertised
+    target = genesis.config().join_api.advertised
     joiners = [
         network.write_node_config(
             f"node{i}", NodeMode.JOIN, identities, join_target=target, consensus=consensus

@@ -64,6 +64,9 @@ DEFAULT_TIMEOUT_SECONDS = 30.0
 _INITIAL_BACKOFF_SECONDS = 0.05
 _MAX_BACKOFF_SECONDS = 0.5
 _RETRYABLE_STATUS = frozenset({grpc.StatusCode.UNAVAILABLE})
+# A client call refused with WrongState: this node serves no client in its state (it is Retired from the
+# service), another node may: fail over like on "no primary".
+_ANOTHER_NODE_MAY_SERVE = convert.RETRYABLE_ERRORS | {ErrorCode.WRONG_STATE}
 _Result = TypeVar("_Result")
 
 
@@ -223,5 +226,5 @@ def _client_error(error: grpc.RpcError, address: str) -> ClientError:
     details: str = error.details() or status.name
     code = convert.error_from_metadata(error.trailing_metadata())
     if code is not None:
-        return ClientError(code.value, details, retryable=code in convert.RETRYABLE_ERRORS)
+        return ClientError(code.value, details, retryable=code in _ANOTHER_NODE_MAY_SERVE)
     return ClientError(status.name, f"{address}: {details}", retryable=status in _RETRYABLE_STATUS)

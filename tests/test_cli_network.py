@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from enclave.runtime import messages as m
 from sealchain.cli import cli
+from sealchain.cli.network import commit_lags
 from sealchain.client import Client, TxStatus
 
 
@@ -57,6 +59,22 @@ def test_down_never_signals_a_process_that_is_not_the_recorded_node(tmp_path: Pa
     assert json.loads(out) == {"stopped": []}
 
 
+def report(role: str, term: int, commit_seqno: int) -> m.NodeStatusReport:
+    commit = m.TxRef(term, commit_seqno)
+    return m.NodeStatusReport(0, "n", m.LifecycleState.TRUSTED, role, term, commit, commit, None, "Open")
+
+
+def test_lag_is_how_far_each_node_commits_behind_the_primary() -> None:
+    reports = [report("follower", 3, 40), report("leader", 3, 47), None, report("follower", 3, 47)]
+    assert commit_lags(reports) == [7, 0, None, 0]
+
+
+def test_lag_follows_the_primary_of_the_highest_term_and_is_unknown_without_one() -> None:
+    stale, current = report("leader", 2, 30), report("leader", 3, 35)
+    assert commit_lags([stale, current]) == [5, 0]
+    assert commit_lags([report("follower", 3, 10), None]) == [None, None]
+
+
 def test_node_start_with_a_bad_config_names_the_problem(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text('name = "node0"\nmode = "sideways"\n')
@@ -95,6 +113,7 @@ def test_a_detached_network_comes_up_reports_status_and_goes_down(tmp_path: Path
         assert node["up"] is True
         assert node["role"] == "leader"
         assert node["status"] == "Trusted"
+        assert node["lag"] == 0
         view, seqno = map(int, node["commit"].split("."))
         assert view >= 1 and seqno >= 1
 

@@ -1,31 +1,41 @@
-"""The node's three gRPC servers (grpc.aio): client API (mTLS), peer API (TLS), operator API (loopback).
+"""The node's gRPC servers (grpc.aio): client API (mTLS), peer frames (mTLS), joins (TLS), operator API.
 
 The servicers only translate: a request becomes a typed call (`convert`), the host hands it to the enclave
 and awaits the enclave's answer, the answer becomes a response or a gRPC error carrying the `ErrorCode`.
 
 - Client: the caller must present a certificate; gRPC checks it against the accepted roots (`ServerTls`)
   and the enclave checks it again against the service's users.
-- Peer: TLS with the node's service-endorsed certificate. Callers are not asked for a certificate: a
-  joining node has none yet, and peer frames are authenticated end to end by the enclaves' channels
-  (DESIGN.md section 5), which the host could not strengthen anyway.
+- Peer (`Peer.Stream`): mutual TLS, both sides presenting service-endorsed certificates: a caller
+  without one never completes the handshake, and a stream whose frames claim another sender than the
+  caller's certificate is refused (and logged) before the enclave sees them. The enclaves' channels then
+  authenticate every frame end to end (DESIGN.md section 5).
+- Join (`Peer.Join`, on its own port): TLS with the node's certificate, no client certificate, since a
+  joining node has none yet; it can send nothing but join requests there (`Stream` needs the caller's
+  certificate). gRPC's Python API either requires client certificates on a port or never asks for
+  them, hence the two ports.
 - Operator: plaintext on a loopback address: status, metrics, gRPC health checking and reflection, and
-  the operator stand-ins for governance (open the service, trust a node).
+  the operator stand-ins for governance (open the service, trust a node, remove a node).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 import grpc
+from cryptography import x509
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
+from enclave.crypto.certs import certificate_public_key
+from enclave.crypto.ids import node_id_of
 from enclave.runtime import messages as m
 from node.config import Address
+from node.node_log import log_event
 from node.rpc import convert
 from node.rpc.tls import ServerTls, caller_certificate_der
 from proto.sealchain.v1 import (
@@ -58,6 +68,8 @@ class NodeHandlers(Protocol):
     async def open_service(self) -> m.CallResult: ...
 
     async def trust_node(self, node_id: str) -> m.CallResult: ...
+
+    async def remove_node(self, node_id: str) -> m.CallResult: ...
 
     def metrics_text(self) -> str: ...
 
@@ -140,7 +152,29 @@ class PeerService(node_pb2_grpc.PeerServicer):
     async def Stream(
         self, request_iterator: AsyncIterator[node_pb2.PeerFrame], context: grpc.aio.ServicerContext
     ) -> node_pb2.PeerAck:
+        """Frames of the node whose certificate the caller presented, and only those."""
+        caller = caller_certificate_der(context.auth_context())
+        if caller is None:  # the join port: no client certificate, no peer frames
+            log_event(
+                logging.WARNING, "peer stream refused", reason="no client certificate", peer=context.peer()
+            )
+            await context.abort(
+                grpc.StatusCode.UNAUTHENTICATED, "peer frames need a service-endorsed certificate"
+            )
+        assert caller is not None
+        sender = node_id_of(certificate_public_key(x509.load_der_x509_certificate(caller)))
         async for frame in request_iterator:
+            if frame.from_node_id != sender:
+                log_event(
+                    logging.WARNING,
+                    "peer stream refused",
+                    reason="a frame claims another sender than the caller's certificate",
+                    caller=sender,
+                    claimed=frame.from_node_id,
+                )
+                await context.abort(
+                    grpc.StatusCode.PERMISSION_DENIED, "frames must come from the caller's node"
+                )
             self._handlers.peer_frame(frame.from_node_id, frame.channel_frame)
         return node_pb2.PeerAck()
 
@@ -175,6 +209,15 @@ class OperatorService(operator_pb2_grpc.OperatorServicer):
             lambda _: operator_pb2.OperatorActionResponse(),
         )
 
+    async def RemoveNode(
+        self, request: operator_pb2.RemoveNodeRequest, context: grpc.aio.ServicerContext
+    ) -> operator_pb2.OperatorActionResponse:
+        return await _answer(
+            context,
+            self._handlers.remove_node(request.node_id),
+            lambda _: operator_pb2.OperatorActionResponse(),
+        )
+
 
 class ListenError(Exception):
     """A server address that cannot be bound."""
@@ -194,18 +237,23 @@ class BoundPorts:
     client: int
     peer: int
     operator: int
+    join: int
 
 
 class NodeServers:
-    """The three servers of one node, listening from `start` until `stop`."""
+    """The servers of one node, listening from `start` until `stop`."""
 
     def __init__(self, handlers: NodeHandlers, client_roots: bytes | None) -> None:
         self.client_tls = ServerTls(require_client_auth=True, client_roots=client_roots)
-        self.peer_tls = ServerTls(require_client_auth=False)
+        # Peers present certificates endorsed by the service (roots set by `set_identity`); until this
+        # node knows its service, nobody can stream frames to it.
+        self.peer_tls = ServerTls(require_client_auth=True)
+        self.join_tls = ServerTls(require_client_auth=False)
         self._client = grpc.aio.server(options=SERVER_OPTIONS)
         self._peer = grpc.aio.server(options=SERVER_OPTIONS)
         self._operator = grpc.aio.server(options=SERVER_OPTIONS)
         client_pb2_grpc.add_ClientServicer_to_server(ClientService(handlers), self._client)  # type: ignore[no-untyped-call]
+        # One server, two ports: `Peer.Stream` is served only where the caller presented a certificate.
         node_pb2_grpc.add_PeerServicer_to_server(PeerService(handlers), self._peer)  # type: ignore[no-untyped-call]
         operator_pb2_grpc.add_OperatorServicer_to_server(OperatorService(handlers), self._operator)  # type: ignore[no-untyped-call]
         # gRPC health: the process ("") serves from the start; the client API only once the node has its
@@ -220,8 +268,8 @@ class NodeServers:
         )
         reflection.enable_server_reflection(services, self._operator)
 
-    async def start(self, client: Address, peer: Address, operator: Address) -> BoundPorts:
-        """Binds the three addresses (port 0: a free port) and starts serving; the ports bound.
+    async def start(self, client: Address, peer: Address, operator: Address, join: Address) -> BoundPorts:
+        """Binds the four addresses (port 0: a free port) and starts serving; the ports bound.
         A `ListenError` names an address that cannot be bound (in use, or not a local address)."""
         ports = BoundPorts(
             client=_bind(
@@ -229,16 +277,19 @@ class NodeServers:
             ),
             peer=_bind(peer, lambda: self._peer.add_secure_port(str(peer), self.peer_tls.credentials())),
             operator=_bind(operator, lambda: self._operator.add_insecure_port(str(operator))),
+            join=_bind(join, lambda: self._peer.add_secure_port(str(join), self.join_tls.credentials())),
         )
         for server in (self._client, self._peer, self._operator):
             await server.start()
         await self.health.set(CLIENT_SERVICE, health_pb2.HealthCheckResponse.NOT_SERVING)
         return ports
 
-    def set_identity(self, cert_pem: bytes, key_pem: bytes) -> None:
-        """From the next TLS handshake on, both TLS servers present the service-endorsed certificate."""
-        self.client_tls.set_identity(cert_pem, key_pem)
-        self.peer_tls.set_identity(cert_pem, key_pem)
+    def set_identity(self, cert_pem: bytes, key_pem: bytes, service_cert_pem: bytes) -> None:
+        """From the next TLS handshake on, every TLS port presents the service-endorsed certificate, and
+        the peer port accepts the callers the service endorsed."""
+        for tls in (self.client_tls, self.peer_tls, self.join_tls):
+            tls.set_identity(cert_pem, key_pem)
+        self.peer_tls.set_client_roots(service_cert_pem)
 
     async def report_client_api_serving(self) -> None:
         await self.health.set(CLIENT_SERVICE, health_pb2.HealthCheckResponse.SERVING)

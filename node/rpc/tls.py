@@ -46,8 +46,10 @@ class ServerTls:
     def __init__(self, *, require_client_auth: bool, client_roots: bytes | None = None) -> None:
         self._lock = threading.Lock()
         self._identity = placeholder_identity()
-        # gRPC needs some root even where it will never verify a client: the placeholder is harmless.
-        self._client_roots = client_roots or self._identity[0]
+        # gRPC needs some root even where it verifies no client (or accepts none): the placeholder
+        # certificate is harmless, since its key exists nowhere but in this object.
+        self._no_client = self._identity[0]
+        self._client_roots = client_roots or self._no_client
         self._require_client_auth = require_client_auth
         self._pending: grpc.ServerCertificateConfiguration | None = None
         self.has_identity = False
@@ -63,12 +65,16 @@ class ServerTls:
             self.has_identity = True
             self._pending = self._configuration()
 
-    def set_client_roots(self, roots_pem: bytes) -> None:
+    def set_client_roots(self, roots_pem: bytes) -> bool:
+        """Accepts exactly the clients certified by `roots_pem` (none if empty) from the next handshake
+        on; whether the set changed."""
+        roots_pem = roots_pem or self._no_client
         with self._lock:
             if roots_pem == self._client_roots:
-                return
+                return False
             self._client_roots = roots_pem
             self._pending = self._configuration()
+            return True
 
     def _configuration(self) -> grpc.ServerCertificateConfiguration:
         cert_pem, key_pem = self._identity

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
+import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -16,6 +19,7 @@ from node.network import (
     NetworkError,
     NetworkFile,
     bring_up,
+    is_primary,
     node_status,
     read_network_file,
     stop_recorded_network,
@@ -102,10 +106,12 @@ def _print_welcome(workspace: Workspace, network_file: NetworkFile, users: list[
         )
     as_user = f" --as {users[0]}" if users else ""
     ws = f" --workspace {workspace.root}"
+    # The command as this shell can run it: the venv's console script need not be on PATH.
+    sealchain = shutil.which("sealchain") or f"{sys.executable} -m sealchain"
     click.echo("Try:")
-    click.echo(f"  sealchain tx put records hello world{as_user}{ws}")
-    click.echo(f"  sealchain tx get records hello{as_user}{ws}")
-    click.echo(f"  sealchain network status{ws}")
+    click.echo(f"  {sealchain} tx put hello world{as_user}{ws}")
+    click.echo(f"  {sealchain} tx get hello{as_user}{ws}")
+    click.echo(f"  {sealchain} network status{ws}")
 
 
 def _stay_in_foreground(local: LocalNetwork) -> None:
@@ -123,19 +129,33 @@ def _stay_in_foreground(local: LocalNetwork) -> None:
         local.stop_all()
 
 
+def commit_lags(reports: Sequence[m.NodeStatusReport | None]) -> list[int | None]:
+    """Per node, how many seqnos its commit is behind the primary's: the primary's commit seqno minus
+    its own. None for a node that does not answer, and for every node when no primary answers (of two
+    nodes that both claim to lead, the one in the higher term is the primary)."""
+    leaders = [report for report in reports if report is not None and is_primary(report)]
+    if not leaders:
+        return [None] * len(reports)
+    primary_commit = max(leaders, key=lambda report: report.term).commit.seqno
+    return [None if report is None else primary_commit - report.commit.seqno for report in reports]
+
+
 @network.command("status")
 @workspace_option
 @json_option
 def status(workspace_dir: Path | None, json_output: bool) -> None:
-    """Each node's role, term, commit TxID, status and whether it answers."""
+    """Each node's role, term, commit TxID, lag, status and whether it answers.
+
+    lag: the primary's commit seqno minus this node's (0 on the primary and on a follower that has
+    caught up; in JSON null, in the table "-", when the node or the primary does not answer)."""
     workspace = Workspace.locate(workspace_dir)
     try:
         network_file = read_network_file(workspace.root)
     except NetworkError as error:
         raise CliError(error.code, str(error)) from None
+    reports = [_node_report(workspace.root / record.config) for record in network_file.nodes]
     nodes = []
-    for record in network_file.nodes:
-        report = _node_report(workspace.root / record.config)
+    for record, report, lag in zip(network_file.nodes, reports, commit_lags(reports), strict=True):
         nodes.append(
             {
                 "name": record.name,
@@ -147,6 +167,7 @@ def status(workspace_dir: Path | None, json_output: bool) -> None:
                 "role": report.role if report else None,
                 "term": report.term if report else None,
                 "commit": f"{report.commit.view}.{report.commit.seqno}" if report else None,
+                "lag": lag,
                 "status": report.state.value if report else None,
                 "up": report is not None,
             }
@@ -160,13 +181,17 @@ def status(workspace_dir: Path | None, json_output: bool) -> None:
         }
         click.echo(json.dumps(document, indent=2))
         return
-    click.echo(f"{'node':<8}{'up':<6}{'role':<11}{'term':<6}{'commit':<12}{'status':<10}client")
+    click.echo(f"{'node':<8}{'up':<6}{'role':<11}{'term':<6}{'commit':<12}{'lag':<6}{'status':<10}client")
     for node in nodes:
         click.echo(
             f"{node['name']!s:<8}{'yes' if node['up'] else 'no':<6}{node['role'] or '-'!s:<11}"
-            f"{node['term'] if node['term'] is not None else '-'!s:<6}{node['commit'] or '-'!s:<12}"
+            f"{_or_dash(node['term'])!s:<6}{node['commit'] or '-'!s:<12}{_or_dash(node['lag'])!s:<6}"
             f"{node['status'] or '-'!s:<10}{node['client_address']}"
         )
+
+
+def _or_dash(value: object) -> object:
+    return "-" if value is None else value
 
 
 def _node_report(config_file: Path) -> m.NodeStatusReport | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,10 +22,20 @@ from enclave.ledger.reading import ledger_chunks, read_entries
 from enclave.runtime import messages as m
 from node.config import Address, ConsensusSettings, Endpoint, IdentitySettings, NodeMode
 from node.ledger_files import FsyncPolicy
-from node.network import LocalNetwork, bring_up, is_open, is_primary, trust_node, wait_for
+from node.network import (
+    LocalNetwork,
+    NotReady,
+    OperatorActionRefused,
+    bring_up,
+    is_open,
+    is_primary,
+    remove_node,
+    trust_node,
+    wait_for,
+)
 from node.raft_state_file import RaftStateFile
 from sealchain.cli import cli
-from sealchain.client import Client
+from sealchain.client import Client, ClientError, Consistency, TxStatus
 from sealchain.workspace import Workspace, prepare_network_workspace
 
 # Fast enough for tests on 2 shared cores, slow enough that a busy machine does not cause elections.
@@ -79,6 +90,10 @@ class Cluster:
 
         return wait_for("a primary", probe, time.monotonic() + deadline_seconds)
 
+    def join_address(self, name: str) -> Address:
+        """Where `name` takes join requests (`[join_api]`)."""
+        return self.local.nodes[name].config().join_api.advertised
+
     def client_address(self, name: str) -> str:
         return str(self.local.nodes[name].config().client.advertised)
 
@@ -99,11 +114,56 @@ class Cluster:
     def restart(self, name: str) -> None:
         self.local.start_node(name)
 
-    def join(self, name: str, target: Address, peer: Endpoint | None = None) -> None:
+    def join(
+        self,
+        name: str,
+        target: Address,
+        peer: Endpoint | None = None,
+        *,
+        platform_dir: Path | None = None,
+        service_cert: Path | None = None,
+        environment: Mapping[str, str] | None = None,
+    ) -> None:
+        """Starts `name` joining through `target` (a join address); `platform_dir`, `service_cert`: not
+        the workspace's; `environment`: for the process (changed code through `PYTHONPATH`)."""
         self.local.write_node_config(
-            name, NodeMode.JOIN, self.identities, join_target=target, consensus=TEST_CONSENSUS, peer=peer
+            name,
+            NodeMode.JOIN,
+            self.identities,
+            join_target=target,
+            consensus=TEST_CONSENSUS,
+            peer=peer,
+            platform_dir=platform_dir,
+            service_cert=service_cert,
         )
-        self.local.start_node(name)
+        self.local.start_node(name, environment=environment)
+
+    def remove(self, name: str, seconds: float = 30.0) -> None:
+        """The operator stand-in for governance's `remove_node`: the primary removes `name`; returns once
+        the removal is committed. Retried while the primary changes or the previous membership change
+        (a join's promotion, an earlier removal) completes: one change at a time."""
+        report = self.status(name)
+        node_id = None if report is None else report.node_id
+        assert node_id is not None, f"{name} reports no node id"
+        refusal: OperatorActionRefused | None = None
+
+        def attempt() -> bool | None:
+            nonlocal refusal
+            operator = self.local.nodes[self.primary()].operator_address()
+            assert operator is not None
+            try:
+                remove_node(operator, node_id)
+            except OperatorActionRefused as refused:
+                if refused.reason not in (m.ErrorCode.NOT_PRIMARY, m.ErrorCode.WRONG_STATE):
+                    raise
+                refusal = refused
+                return None
+            return True
+
+        try:
+            wait_for(f"the removal of {name}", attempt, time.monotonic() + seconds)
+        except NotReady:
+            raise AssertionError(f"{name} was not removed; last refusal: {refusal}") from None
 
     def trust(self, name: str) -> None:
         """The operator stand-in for governance: the primary trusts the pending node `name`."""
@@ -129,6 +189,21 @@ class Cluster:
 
     def stop(self) -> None:
         self.local.stop_all(grace=10.0)
+
+    def log_events(self, name: str) -> list[dict[str, object]]:
+        """The node's log so far, one JSON object per line (`node.node_log`)."""
+        path = self.local.node_dir(name) / "node.log"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    def wait_for_log(
+        self, name: str, what: str, accept: Callable[[dict[str, object]], bool], seconds: float = 30.0
+    ) -> dict[str, object]:
+        """The first event of `name`'s log that `accept`s, polled until there is one."""
+
+        def probe() -> dict[str, object] | None:
+            return next((event for event in self.log_events(name) if accept(event)), None)
+
+        return wait_for(f"{name}'s log: {what}", probe, time.monotonic() + seconds)
 
     # -- the ledger invariant --------------------------------------------------------------------
 
@@ -174,6 +249,63 @@ class Cluster:
         )
         assert result.exit_code == 0, f"ledger verify {directory}: {result.output}"
         assert json.loads(result.stdout)["ok"] is True
+
+
+def read_everywhere(
+    cluster: Cluster, written: dict[bytes, bytes], commit_seqno: int, names: list[str] | None = None
+) -> None:
+    """Every node of `names` (default: all), once its commit reaches `commit_seqno`, serves every written
+    value from its local state."""
+    for name in names or cluster.names:
+        cluster.wait_commit_at_least(name, commit_seqno)
+        with cluster.client([name]) as client:
+            for key, value in written.items():
+                assert client.get("records", key, consistency=Consistency.LOCAL).value == value, (name, key)
+
+
+class Writer(threading.Thread):
+    """Writes keys in a loop through a failing-over client; remembers what was acknowledged Committed."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        super().__init__(name="writer", daemon=True)
+        self._client = cluster.client(timeout=10.0)
+        self.committed: dict[bytes, bytes] = {}
+        self.highest_seqno = 0
+        self.failures: list[str] = []
+        self.stop_writing = threading.Event()
+        self.progress = threading.Condition()
+
+    def run(self) -> None:
+        i = 0
+        while not self.stop_writing.is_set():
+            key, value = b"load-%d" % i, b"value-%d" % i
+            i += 1
+            try:
+                result = self._client.put("records", key, value)
+            except ClientError as error:
+                self.failures.append(error.code)
+                continue
+            if result.status is TxStatus.COMMITTED:
+                with self.progress:
+                    self.committed[key] = value
+                    self.highest_seqno = max(self.highest_seqno, result.txid.seqno)
+                    self.progress.notify_all()
+        self._client.close()
+
+    def wait_for_commits(self, count: int, seconds: float = 60.0) -> None:
+        with self.progress:
+            assert self.progress.wait_for(lambda: len(self.committed) >= count, timeout=seconds), (
+                f"only {len(self.committed)} of {count} writes committed; failures: {self.failures[-5:]}"
+            )
+
+    def wait_for_more_commits(self, count: int, seconds: float = 60.0) -> None:
+        with self.progress:
+            already = len(self.committed)
+        self.wait_for_commits(already + count, seconds)
+
+    def finish(self) -> None:
+        self.stop_writing.set()
+        self.join(timeout=30)
 
 
 def _chunk_reader(directory: Path) -> Callable[[str], bytes]:

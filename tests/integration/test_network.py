@@ -6,7 +6,6 @@ Each scenario ends with the ledger invariant: byte-identical committed ledgers, 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,22 +18,13 @@ from enclave.runtime.node_secrets import NodeSecrets
 from node.config import Address, Endpoint
 from node.platform_files import open_machine_platform
 from sealchain.cli import cli
-from sealchain.client import ClientError, Consistency, TxStatus
-from tests.integration.cluster import Cluster
+from sealchain.client import TxStatus
+from tests.integration.cluster import Cluster, Writer, read_everywhere
 from tests.integration.proxies import ProxyThread, free_port
 
 pytestmark = pytest.mark.slow
 
 StartCluster = Callable[..., Cluster]
-
-
-def read_everywhere(cluster: Cluster, written: dict[bytes, bytes], commit_seqno: int) -> None:
-    """Every node, once its commit reaches `commit_seqno`, serves every written value from local state."""
-    for name in cluster.names:
-        cluster.wait_commit_at_least(name, commit_seqno)
-        with cluster.client([name]) as client:
-            for key, value in written.items():
-                assert client.get("records", key, consistency=Consistency.LOCAL).value == value, (name, key)
 
 
 def test_writes_through_any_node_are_committed_readable_everywhere_and_have_receipts(
@@ -64,42 +54,6 @@ def test_writes_through_any_node_are_committed_readable_everywhere_and_have_rece
     assert verified.exit_code == 0, verified.output
     cluster.stop()
     assert cluster.check_ledgers() >= last_txid.seqno
-
-
-class Writer(threading.Thread):
-    """Writes keys in a loop through a failing-over client; remembers what was acknowledged Committed."""
-
-    def __init__(self, cluster: Cluster) -> None:
-        super().__init__(name="writer", daemon=True)
-        self._client = cluster.client(timeout=10.0)
-        self.committed: dict[bytes, bytes] = {}
-        self.highest_seqno = 0
-        self.failures: list[str] = []
-        self.stop_writing = threading.Event()
-        self.progress = threading.Condition()
-
-    def run(self) -> None:
-        i = 0
-        while not self.stop_writing.is_set():
-            key, value = b"load-%d" % i, b"value-%d" % i
-            i += 1
-            try:
-                result = self._client.put("records", key, value)
-            except ClientError as error:
-                self.failures.append(error.code)
-                continue
-            if result.status is TxStatus.COMMITTED:
-                with self.progress:
-                    self.committed[key] = value
-                    self.highest_seqno = max(self.highest_seqno, result.txid.seqno)
-                    self.progress.notify_all()
-        self._client.close()
-
-    def wait_for_commits(self, count: int, seconds: float = 60.0) -> None:
-        with self.progress:
-            assert self.progress.wait_for(lambda: len(self.committed) >= count, timeout=seconds), (
-                f"only {len(self.committed)} of {count} writes committed; failures: {self.failures[-5:]}"
-            )
 
 
 def test_primary_killed_under_load_loses_no_committed_write_and_rejoins(start_cluster: StartCluster) -> None:
@@ -155,9 +109,7 @@ def test_a_fourth_node_joins_and_no_secret_is_visible_to_hosts(start_cluster: St
     with ProxyThread() as proxies:
         bound = Address("127.0.0.1", free_port())
         advertised = proxies.start(bound, tap=True)  # every peer connection to node3 goes through it
-        cluster.join(
-            "node3", cluster.local.nodes["node0"].config().peer.advertised, Endpoint(bound, advertised)
-        )
+        cluster.join("node3", cluster.join_address("node0"), Endpoint(bound, advertised))
         cluster.trust("node3")  # the service is open: a new node waits for the operator (governance)
         cluster.wait_open("node3")
         with cluster.client(["node3"]) as client:

@@ -23,7 +23,7 @@ from node.config import Address, ConsensusSettings, Endpoint, NodeConfig, NodeMo
 from node.host import Host
 from node.ledger_files import FsyncPolicy
 from node.main import create_host
-from node.network import LocalNetwork, is_open, is_primary
+from node.network import LocalNetwork, OperatorActionRefused, is_open, is_primary, remove_node
 from node.rpc.servers import ListenError
 from proto.sealchain.v1 import operator_pb2, operator_pb2_grpc
 from sealchain.client import Client, ClientError, TxStatus
@@ -200,3 +200,28 @@ def test_a_node_cannot_share_a_port_another_node_listens_on(tmp_path: Path) -> N
             await first.close()
 
     asyncio.run(scenario())
+
+
+def test_the_operator_refuses_to_remove_an_unknown_node_or_the_last_voter(tmp_path: Path) -> None:
+    config = genesis_config(tmp_path)
+
+    async def scenario() -> tuple[m.NodeStatusReport, list[OperatorActionRefused]]:
+        host = create_host(config)
+        await host.start()
+        try:
+            report = await until_status(host, "genesis to lead", is_primary)
+            assert report.node_id is not None
+            refusals = []
+            for node_id in ("ab" * 32, report.node_id):
+                with pytest.raises(OperatorActionRefused) as refused:
+                    await asyncio.to_thread(remove_node, host.config.operator.bind, node_id)
+                refusals.append(refused.value)
+            return await host.node_status(), refusals
+        finally:
+            await host.close()
+
+    after, (unknown, last_voter) = asyncio.run(scenario())
+    assert unknown.reason is m.ErrorCode.UNKNOWN_NODE
+    assert last_voter.reason is m.ErrorCode.WRONG_STATE
+    assert "last voter" in str(last_voter)
+    assert (after.state, after.role) == (m.LifecycleState.TRUSTED, "leader")

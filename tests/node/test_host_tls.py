@@ -1,6 +1,7 @@
 """The node's TLS (node/rpc/tls.py) over real gRPC on loopback: a server listens before its enclave has
 an identity, switches to the service-endorsed certificate without restarting, and accepts exactly the
-client certificates it is told to."""
+client certificates it is told to; the peer port takes frames only from nodes the service endorsed, each
+in its own name."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -15,7 +17,10 @@ from grpc_health.v1._async import HealthServicer
 
 from enclave.crypto.identity import NodeIdentity, ServiceIdentity
 from enclave.crypto.keys import identity_key_from_entropy, private_key_pem
+from node.config import Address
+from node.rpc.servers import NodeHandlers, NodeServers
 from node.rpc.tls import ServerTls, channel_credentials
+from proto.sealchain.v1 import node_pb2, node_pb2_grpc
 from sealchain.identities import GeneratedIdentity, generate_identity
 
 NOW = datetime.now(UTC)
@@ -123,3 +128,67 @@ def test_mutual_tls_accepts_exactly_the_listed_client_certificates() -> None:
         grpc.StatusCode.UNAVAILABLE,
         grpc.StatusCode.OK,
     ]
+
+
+class RecordedFrames:
+    """The servers' handlers as far as peer frames go: what reached the host, in order. Every other
+    call is a test failure."""
+
+    def __init__(self) -> None:
+        self.frames: list[tuple[str, bytes]] = []
+
+    def peer_frame(self, from_node_id: str, frame: bytes) -> None:
+        self.frames.append((from_node_id, frame))
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"unexpected call to {name}")
+
+
+async def stream(address: str, credentials: grpc.ChannelCredentials, senders: list[str]) -> grpc.StatusCode:
+    frames = [node_pb2.PeerFrame(from_node_id=sender, channel_frame=b"frame") for sender in senders]
+    async with grpc.aio.secure_channel(address, credentials) as channel:
+        try:
+            await node_pb2_grpc.PeerStub(channel).Stream(iter(frames), timeout=5)  # type: ignore[no-untyped-call]
+        except grpc.aio.AioRpcError as error:
+            return error.code()
+    return grpc.StatusCode.OK
+
+
+def test_the_peer_port_takes_frames_only_from_endorsed_nodes_in_their_own_name() -> None:
+    service_identity = service()
+    this, peer, other = (node(service_identity, seed) for seed in (b"a", b"b", b"c"))
+    another_service = ServiceIdentity.create(
+        b"t" * 64, not_before=NOW - timedelta(hours=1), not_after=NOW + timedelta(days=1)
+    )
+    foreign = node(another_service, b"d")
+    service_cert = service_identity.cert_pem.encode()
+    as_peer = channel_credentials(service_cert, pem_pair(peer))
+    as_foreign = channel_credentials(service_cert, pem_pair(foreign))
+    handlers = RecordedFrames()
+
+    async def scenario() -> list[grpc.StatusCode]:
+        servers = NodeServers(cast(NodeHandlers, handlers), client_roots=None)
+        loopback = Address("127.0.0.1", 0)
+        ports = await servers.start(loopback, loopback, loopback, loopback)
+        peer_port, join_port = f"127.0.0.1:{ports.peer}", f"127.0.0.1:{ports.join}"
+        try:
+            outcomes = [await stream(peer_port, as_peer, [peer.node_id])]  # before it knows its service
+            servers.set_identity(*pem_pair(this), service_cert)
+            outcomes += [
+                await stream(peer_port, as_peer, [peer.node_id, peer.node_id]),
+                await stream(peer_port, as_peer, [other.node_id]),
+                await stream(peer_port, as_foreign, [foreign.node_id]),
+                await stream(join_port, as_peer, [peer.node_id]),
+            ]
+            return outcomes
+        finally:
+            await servers.stop(grace_seconds=0)
+
+    assert asyncio.run(scenario()) == [
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.OK,
+        grpc.StatusCode.PERMISSION_DENIED,  # an endorsed peer claiming to be another node
+        grpc.StatusCode.UNAVAILABLE,  # endorsed by another service: the handshake fails
+        grpc.StatusCode.UNAUTHENTICATED,  # the join port asks for no certificate: no peer frames there
+    ]
+    assert handlers.frames == [(peer.node_id, b"frame"), (peer.node_id, b"frame")]

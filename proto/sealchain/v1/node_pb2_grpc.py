@@ -26,7 +26,9 @@ if _version_not_supported:
 
 
 class PeerStub:
-    """Missing associated documentation comment in .proto file."""
+    """`Stream` is served on the peer port (mutual TLS with service-endorsed certificates, frames only in the
+    caller's own name); `Join` also on the join port, which asks for no client certificate.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -47,7 +49,9 @@ class PeerStub:
 
 
 class PeerServicer:
-    """Missing associated documentation comment in .proto file."""
+    """`Stream` is served on the peer port (mutual TLS with service-endorsed certificates, frames only in the
+    caller's own name); `Join` also on the join port, which asks for no client certificate.
+    """
 
     def Join(self, request, context):
         """Missing associated documentation comment in .proto file."""
@@ -83,7 +87,9 @@ def add_PeerServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Peer:
-    """Missing associated documentation comment in .proto file."""
+    """`Stream` is served on the peer port (mutual TLS with service-endorsed certificates, frames only in the
+    caller's own name); `Join` also on the join port, which asks for no client certificate.
+    """
 
     @staticmethod
     def Join(request,

@@ -54,6 +54,11 @@ class OperatorStub:
                 request_serializer=proto_dot_sealchain_dot_v1_dot_operator__pb2.TrustNodeRequest.SerializeToString,
                 response_deserializer=proto_dot_sealchain_dot_v1_dot_operator__pb2.OperatorActionResponse.FromString,
                 _registered_method=True)
+        self.RemoveNode = channel.unary_unary(
+                '/sealchain.v1.Operator/RemoveNode',
+                request_serializer=proto_dot_sealchain_dot_v1_dot_operator__pb2.RemoveNodeRequest.SerializeToString,
+                response_deserializer=proto_dot_sealchain_dot_v1_dot_operator__pb2.OperatorActionResponse.FromString,
+                _registered_method=True)
 
 
 class OperatorServicer:
@@ -83,6 +88,12 @@ class OperatorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RemoveNode(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OperatorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -104,6 +115,11 @@ def add_OperatorServicer_to_server(servicer, server):
             'TrustNode': grpc.unary_unary_rpc_method_handler(
                     servicer.TrustNode,
                     request_deserializer=proto_dot_sealchain_dot_v1_dot_operator__pb2.TrustNodeRequest.FromString,
+                    response_serializer=proto_dot_sealchain_dot_v1_dot_operator__pb2.OperatorActionResponse.SerializeToString,
+            ),
+            'RemoveNode': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveNode,
+                    request_deserializer=proto_dot_sealchain_dot_v1_dot_operator__pb2.RemoveNodeRequest.FromString,
                     response_serializer=proto_dot_sealchain_dot_v1_dot_operator__pb2.OperatorActionResponse.SerializeToString,
             ),
     }
@@ -214,6 +230,33 @@ class Operator:
             target,
             '/sealchain.v1.Operator/TrustNode',
             proto_dot_sealchain_dot_v1_dot_operator__pb2.TrustNodeRequest.SerializeToString,
+            proto_dot_sealchain_dot_v1_dot_operator__pb2.OperatorActionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveNode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sealchain.v1.Operator/RemoveNode',
+            proto_dot_sealchain_dot_v1_dot_operator__pb2.RemoveNodeRequest.SerializeToString,
             proto_dot_sealchain_dot_v1_dot_operator__pb2.OperatorActionResponse.FromString,
             options,
             channel_credentials,
