@@ -21,6 +21,13 @@ from enclave.crypto.certs import CertificateFormatError, load_certificate_pem
 from enclave.crypto.identity import ServiceIdentity
 from enclave.crypto.ids import member_id_of, user_id_of
 from enclave.crypto.keys import MIN_ENTROPY_BYTES, identity_key_from_entropy, private_key_pem
+from enclave.governance.tables import (
+    MEMBERS_CERTS,
+    MEMBERS_ENCRYPTION_KEYS,
+    MEMBERS_INFO,
+    USERS_CERTS,
+    to_json,
+)
 from enclave.kv.state_sealing import STATE_KEY_SIZE, StateSealer
 from enclave.kv.store import KvStore
 from enclave.kv.write_set import MapWrites, WriteSet
@@ -37,17 +44,7 @@ from enclave.runtime.join import JoinedService, subject_alt_name
 from enclave.runtime.node_secrets import NodeSecrets
 from enclave.runtime.replication import Replicator, is_raft_committable
 from enclave.runtime.running import RunningNode, at_ms
-from enclave.runtime.service_maps import (
-    MEMBERS_CERTS,
-    MEMBERS_ENCRYPTION_KEYS,
-    MEMBERS_INFO,
-    USERS_CERTS,
-    code_id_writes,
-    membership_change_of,
-    node_data,
-    read_node,
-    to_json,
-)
+from enclave.runtime.service_maps import code_id_writes, membership_change_of, node_data, read_node
 
 SERVICE_VALIDITY = timedelta(days=10 * 365)
 NODE_VALIDITY = timedelta(days=365)

@@ -11,9 +11,10 @@ from __future__ import annotations
 from cryptography import x509
 
 from enclave.crypto.ids import UserId, user_id_of
+from enclave.governance.tables import USERS_CERTS
 from enclave.kv.transaction import Transaction
 from enclave.runtime import messages as m
-from enclave.runtime.service_maps import USERS_CERTS, is_reserved_map
+from enclave.runtime.service_maps import is_reserved_map
 
 MAX_SCAN_LIMIT = 10_000
 

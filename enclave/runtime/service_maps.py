@@ -15,6 +15,13 @@ from dataclasses import dataclass
 
 from consensus import ChangeKind, ConfChange
 from consensus import NodeId as RaftNodeId
+from enclave.governance.tables import (
+    CODE_ID_ALLOWED,
+    MEASUREMENT_MAPS,
+    MEMBERS_CERTS,
+    USERS_CERTS,
+    to_json,
+)
 from enclave.kv.transaction import Transaction
 from enclave.kv.write_set import MapWrites, WriteSet
 from enclave.ledger.tables import (
@@ -25,17 +32,12 @@ from enclave.ledger.tables import (
     ServiceStatus,
     is_legal_node_transition,
 )
-from enclave.platform.api import Measurement
+from enclave.platform.api import Measurement, PlatformName
 
-USERS_CERTS = "public:ccf.gov.users.certs"
-MEMBERS_CERTS = "public:ccf.gov.members.certs"
-MEMBERS_ENCRYPTION_KEYS = "public:ccf.gov.members.encryption_public_keys"
-MEMBERS_INFO = "public:ccf.gov.members.info"
-CODE_IDS = "public:ccf.gov.nodes.code_ids"
+# Governance owns the governance maps; the runtime reads them (and writes the genesis values).
+CODE_IDS = MEASUREMENT_MAPS[PlatformName.SGX_SIM]
 MEMBERSHIP = "public:ccf.internal.membership"
 ELECTION = "public:ccf.internal.election"
-
-CODE_ID_ALLOWED = "AllowedToJoin"
 _RESERVED_PREFIXES = ("ccf.", "public:ccf.")
 
 
@@ -46,10 +48,6 @@ class MalformedServiceRecord(AssertionError):
 def is_reserved_map(map_name: str) -> bool:
     """CCF: `ccf.*` and `public:ccf.*` maps belong to the service (governance and internal state)."""
     return map_name.startswith(_RESERVED_PREFIXES)
-
-
-def to_json(value: object) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
 
 
 def _from_json(raw: bytes, what: str) -> object:
