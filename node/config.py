@@ -12,6 +12,8 @@
     bind = "127.0.0.1:0"
     [operator]                          # status, metrics, health checks (loopback, no TLS)
     bind = "127.0.0.1:0"
+    [metrics]                           # Prometheus: HTTP GET /metrics (no TLS); optional
+    bind = "127.0.0.1:0"
 
     [paths]                             # relative paths are relative to this file's folder
     ledger_dir = "ledger"
@@ -107,7 +109,7 @@ class Endpoint:
         return Endpoint(self.bind.with_port(port), advertised)
 
 
-# A node config without a [join_api] table: join requests on a picked loopback port.
+# A node config without a [join_api] or [metrics] table: that API on a picked loopback port.
 LOOPBACK_ANY_PORT = Endpoint(Address("127.0.0.1", 0), Address("127.0.0.1", 0))
 
 
@@ -151,6 +153,7 @@ class NodeConfig:
     backend: PlatformName
     join_target: Address | None = None
     join_api: Endpoint = field(default_factory=lambda: LOOPBACK_ANY_PORT)
+    metrics: Endpoint = field(default_factory=lambda: LOOPBACK_ANY_PORT)
     identities: IdentitySettings = field(default_factory=IdentitySettings)
     consensus: ConsensusSettings = field(default_factory=ConsensusSettings)
     directory: Path = Path(".")
@@ -159,14 +162,17 @@ class NodeConfig:
         """A configured path as the process should open it."""
         return written if written.is_absolute() else self.directory / written
 
-    def with_bound_ports(self, client: int, peer: int, operator: int, join: int | None = None) -> NodeConfig:
-        """The config once the servers listen (`join` None: the join endpoint as it was)."""
+    def with_bound_ports(
+        self, client: int, peer: int, operator: int, join: int | None = None, *, metrics: int | None = None
+    ) -> NodeConfig:
+        """The config once the servers listen (`join`, `metrics` None: that endpoint as it was)."""
         return replace(
             self,
             client=self.client.bound_to(client),
             peer=self.peer.bound_to(peer),
             operator=self.operator.bound_to(operator),
             join_api=self.join_api if join is None else self.join_api.bound_to(join),
+            metrics=self.metrics if metrics is None else self.metrics.bound_to(metrics),
         )
 
 
@@ -208,6 +214,7 @@ def parse_config(text: str, file: Path) -> NodeConfig:
         backend=platform.choice("backend", PlatformName),
         join_target=_join_target(reader, mode),
         join_api=_optional_endpoint(reader, "join_api", LOOPBACK_ANY_PORT),
+        metrics=_optional_endpoint(reader, "metrics", LOOPBACK_ANY_PORT),
         identities=_identities(reader.optional_table("identities")),
         consensus=_consensus(reader.optional_table("consensus")),
         directory=file.parent,
@@ -366,6 +373,7 @@ def render_config(config: NodeConfig) -> str:
         ("peer", config.peer),
         ("join_api", config.join_api),
         ("operator", config.operator),
+        ("metrics", config.metrics),
     )
     for key, endpoint in endpoints:
         document[key] = {"bind": str(endpoint.bind), "advertised": str(endpoint.advertised)}

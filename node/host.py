@@ -39,6 +39,7 @@ from enclave.runtime import messages as m
 from node.config import NodeConfig, NodeMode
 from node.files import PRIVATE_MODE, PUBLIC_MODE
 from node.ledger_files import LedgerFiles
+from node.metrics import NodeMetrics
 from node.node_log import log_event
 from node.raft_state_file import RaftStateFile
 from node.rpc.peer_links import PeerLinks
@@ -108,14 +109,21 @@ class Host:
         self.ledger = LedgerFiles(config.path(config.ledger_dir), fsync=config.consensus.fsync)
         self.state_store = StateStore(config.path(config.state_dir))
         self.raft_state = RaftStateFile(config.path(config.raft_state))
-        self.servers = NodeServers(self, client_roots=self._client_roots())
         self.peers = PeerLinks(self._service_cert_pem)
+        self._queue: collections.deque[m.HostInput] = collections.deque()
+        self.metrics = NodeMetrics(
+            config.path(config.ledger_dir),
+            queued_inputs=lambda: len(self._queue),
+            peer_link_errors=lambda: self.peers.link_errors,
+            last_seqno=self.ledger.last_seqno,
+            committed_seqno=self.ledger.committed_seqno,
+        )
+        self.servers = NodeServers(self, client_roots=self._client_roots(), metrics=self.metrics.registry)
         self.node_id: str | None = None
         self.stopped = asyncio.Event()
         self.failure: BaseException | None = None
         self._next_request_id = 1
         self._waiting: dict[int, asyncio.Future[Any]] = {}
-        self._queue: collections.deque[m.HostInput] = collections.deque()
         self._queue_ready = asyncio.Event()
         self._closing = False
         self._enclave_task: asyncio.Task[None] | None = None
@@ -123,9 +131,6 @@ class Host:
         self._flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flush")
         self._tasks: set[asyncio.Task[None]] = set()
         self._ticker: asyncio.Task[None] | None = None
-        self._inputs: collections.Counter[str] = collections.Counter()
-        self._effects: collections.Counter[str] = collections.Counter()
-        self._ledger_bytes = 0
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -133,9 +138,15 @@ class Host:
         """Listens (recording the ports bound), hands the enclave its first input, starts the ticker."""
         config = self.config
         ports = await self.servers.start(
-            config.client.bind, config.peer.bind, config.operator.bind, config.join_api.bind
+            config.client.bind,
+            config.peer.bind,
+            config.operator.bind,
+            config.join_api.bind,
+            config.metrics.bind,
         )
-        self.config = config.with_bound_ports(ports.client, ports.peer, ports.operator, ports.join)
+        self.config = config.with_bound_ports(
+            ports.client, ports.peer, ports.operator, ports.join, metrics=ports.metrics
+        )
         log_event(
             logging.INFO,
             "listening",
@@ -143,6 +154,7 @@ class Host:
             peer=str(self.config.peer.advertised),
             join=str(self.config.join_api.advertised),
             operator=str(self.config.operator.bind),
+            metrics=str(self.config.metrics.advertised),
         )
         self.feed(self._first_input())
         self._enclave_task = asyncio.create_task(self._run_enclave(), name="enclave")
@@ -284,10 +296,10 @@ class Host:
         return first if len(batch) == 1 else m.ClientRequestBatch(tuple(batch))
 
     async def _handle(self, message: m.HostInput) -> None:
-        self._inputs[type(message).__name__] += 1
+        self.metrics.input_handled(type(message).__name__)
         effects = boundary.decode_effects(self._enclave.handle(boundary.encode_input(message)))
         for effect in effects:
-            self._effects[type(effect).__name__] += 1
+            self.metrics.effect_carried_out(effect)
             if isinstance(effect, m.Flush):
                 await asyncio.get_running_loop().run_in_executor(self._flusher, self._flush)
             else:
@@ -304,7 +316,6 @@ class Host:
                 if seqno <= self.ledger.last_seqno:
                     self.ledger.truncate(seqno - 1)
                 self.ledger.append(seqno, raw, committable)
-                self._ledger_bytes += len(raw)
             case m.TruncateLedger(keep_up_to_seqno):
                 self.ledger.truncate(keep_up_to_seqno)
                 log_event(logging.INFO, "ledger truncated", keep_up_to_seqno=keep_up_to_seqno)
@@ -420,10 +431,13 @@ class Host:
     # -- NodeHandlers (the servers) --------------------------------------------------------------
 
     async def client_call(self, caller_cert_der: bytes, call: m.ClientCall) -> m.CallResult:
+        arrived = time.perf_counter()
+        result: m.CallResult
         try:
-            result: m.CallResult = await self._ask(lambda rid: m.ClientRequest(rid, caller_cert_der, call))
+            result = await self._ask(lambda rid: m.ClientRequest(rid, caller_cert_der, call))
         except TimeoutError:
-            return m.CallError(m.ErrorCode.NOT_READY, "the node did not answer in time; retry")
+            result = m.CallError(m.ErrorCode.NOT_READY, "the node did not answer in time; retry")
+        self.metrics.client_call_answered(call, result, time.perf_counter() - arrived)
         return result
 
     async def join_request(self, body: bytes) -> bytes:
@@ -448,28 +462,3 @@ class Host:
     async def remove_node(self, node_id: str) -> m.CallResult:
         result: m.CallResult = await self._ask(lambda rid: m.RemoveNode(rid, node_id))
         return result
-
-    def metrics_text(self) -> str:
-        """Prometheus text exposition format (version 0.0.4)."""
-        lines = ["# TYPE sealchain_inputs_total counter"]
-        lines += [
-            f'sealchain_inputs_total{{type="{name}"}} {count}' for name, count in sorted(self._inputs.items())
-        ]
-        lines.append("# TYPE sealchain_effects_total counter")
-        lines += [
-            f'sealchain_effects_total{{type="{name}"}} {count}'
-            for name, count in sorted(self._effects.items())
-        ]
-        lines += [
-            "# TYPE sealchain_ledger_appended_bytes_total counter",
-            f"sealchain_ledger_appended_bytes_total {self._ledger_bytes}",
-            "# TYPE sealchain_ledger_last_seqno gauge",
-            f"sealchain_ledger_last_seqno {self.ledger.last_seqno}",
-            "# TYPE sealchain_ledger_committed_seqno gauge",
-            f"sealchain_ledger_committed_seqno {self.ledger.committed_seqno}",
-            "# TYPE sealchain_queued_inputs gauge",
-            f"sealchain_queued_inputs {len(self._queue)}",
-            "# TYPE sealchain_peer_link_errors_total counter",
-            f"sealchain_peer_link_errors_total {self.peers.link_errors}",
-        ]
-        return "\n".join(lines) + "\n"

@@ -7,8 +7,11 @@ through each node's operator API against a deadline, never slept for.
 
 `network.json` (DESIGN.md section 7), paths relative to the workspace:
 
-    {"service_cert": PATH, "nodes": [{"name", "node_id", "client_address", "pid", "config", "ledger_dir"}],
-     "members": [NAME...], "users": [NAME...]}
+    {"service_cert": PATH, "nodes": [{"name", "node_id", "client_address", "pid", "config", "ledger_dir",
+     "metrics_address"?}], "members": [NAME...], "users": [NAME...]}
+
+`metrics_address` (the node's Prometheus `/metrics` endpoint, `host:port`) is optional: left out when
+unknown, so files written before it existed still read.
 """
 
 from __future__ import annotations
@@ -86,6 +89,7 @@ class NodeRecord:
     pid: int
     config: str
     ledger_dir: str
+    metrics_address: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +100,11 @@ class NetworkFile:
     users: tuple[str, ...]
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2) + "\n"
+        document = asdict(self)
+        document["nodes"] = [
+            {key: value for key, value in node.items() if value is not None} for node in document["nodes"]
+        ]
+        return json.dumps(document, indent=2) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> NetworkFile:
@@ -113,6 +121,7 @@ class NetworkFile:
                         pid=_integer(node["pid"]),
                         config=_text(node["config"]),
                         ledger_dir=_text(node["ledger_dir"]),
+                        metrics_address=_optional_text(node.get("metrics_address")),
                     )
                     for node in data["nodes"]
                 ),
@@ -127,6 +136,10 @@ def _text(value: object) -> str:
     if not isinstance(value, str):
         raise TypeError(f"expected a string, not {value!r}")
     return value
+
+
+def _optional_text(value: object) -> str | None:
+    return None if value is None else _text(value)
 
 
 def _integer(value: object) -> int:
@@ -382,6 +395,9 @@ class LocalNetwork:
                     pid=node.pid or 0,
                     config=str(node.config_file.relative_to(self.root)),
                     ledger_dir=str(config.path(config.ledger_dir).relative_to(self.root)),
+                    metrics_address=str(config.metrics.advertised)
+                    if config.metrics.advertised.port
+                    else None,
                 )
             )
         return NetworkFile("service_cert.pem", tuple(records), tuple(members), tuple(users))

@@ -15,14 +15,19 @@ and awaits the enclave's answer, the answer becomes a response or a gRPC error c
   them, hence the two ports.
 - Operator: plaintext on a loopback address: status, metrics, gRPC health checking and reflection, and
   the operator stand-ins for governance (open the service, trust a node, remove a node).
+- Metrics (`[metrics]`): plain HTTP `GET /metrics` for Prometheus to scrape, the same text as the
+  operator API's `Metrics` call, served by prometheus_client's threaded HTTP server from the node's own
+  registry (`node.metrics`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
+from wsgiref.simple_server import WSGIServer
 
 import grpc
 from cryptography import x509
@@ -30,11 +35,12 @@ from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
+from prometheus_client import CollectorRegistry, generate_latest, start_http_server
 
 from enclave.crypto.certs import certificate_public_key
 from enclave.crypto.ids import node_id_of
 from enclave.runtime import messages as m
-from node.config import Address
+from node.config import LOOPBACK_ANY_PORT, Address
 from node.node_log import log_event
 from node.rpc import convert
 from node.rpc.tls import ServerTls, caller_certificate_der
@@ -70,8 +76,6 @@ class NodeHandlers(Protocol):
     async def trust_node(self, node_id: str) -> m.CallResult: ...
 
     async def remove_node(self, node_id: str) -> m.CallResult: ...
-
-    def metrics_text(self) -> str: ...
 
 
 async def _answer(
@@ -180,8 +184,9 @@ class PeerService(node_pb2_grpc.PeerServicer):
 
 
 class OperatorService(operator_pb2_grpc.OperatorServicer):
-    def __init__(self, handlers: NodeHandlers) -> None:
+    def __init__(self, handlers: NodeHandlers, metrics: CollectorRegistry) -> None:
         self._handlers = handlers
+        self._metrics = metrics
 
     async def NodeStatus(
         self, request: operator_pb2.NodeStatusRequest, context: grpc.aio.ServicerContext
@@ -191,7 +196,7 @@ class OperatorService(operator_pb2_grpc.OperatorServicer):
     async def Metrics(
         self, request: operator_pb2.MetricsRequest, context: grpc.aio.ServicerContext
     ) -> operator_pb2.MetricsResponse:
-        return operator_pb2.MetricsResponse(prometheus_text=self._handlers.metrics_text())
+        return operator_pb2.MetricsResponse(prometheus_text=generate_latest(self._metrics).decode())
 
     async def OpenService(
         self, request: operator_pb2.OpenServiceRequest, context: grpc.aio.ServicerContext
@@ -238,12 +243,18 @@ class BoundPorts:
     peer: int
     operator: int
     join: int
+    metrics: int
 
 
 class NodeServers:
     """The servers of one node, listening from `start` until `stop`."""
 
-    def __init__(self, handlers: NodeHandlers, client_roots: bytes | None) -> None:
+    def __init__(
+        self, handlers: NodeHandlers, client_roots: bytes | None, metrics: CollectorRegistry | None = None
+    ) -> None:
+        """`metrics`: the registry `/metrics` and the operator API's `Metrics` serve (the host's
+        `NodeMetrics.registry`; None: an empty one)."""
+        metrics = CollectorRegistry() if metrics is None else metrics
         self.client_tls = ServerTls(require_client_auth=True, client_roots=client_roots)
         # Peers present certificates endorsed by the service (roots set by `set_identity`); until this
         # node knows its service, nobody can stream frames to it.
@@ -255,7 +266,9 @@ class NodeServers:
         client_pb2_grpc.add_ClientServicer_to_server(ClientService(handlers), self._client)  # type: ignore[no-untyped-call]
         # One server, two ports: `Peer.Stream` is served only where the caller presented a certificate.
         node_pb2_grpc.add_PeerServicer_to_server(PeerService(handlers), self._peer)  # type: ignore[no-untyped-call]
-        operator_pb2_grpc.add_OperatorServicer_to_server(OperatorService(handlers), self._operator)  # type: ignore[no-untyped-call]
+        operator_pb2_grpc.add_OperatorServicer_to_server(OperatorService(handlers, metrics), self._operator)  # type: ignore[no-untyped-call]
+        self._metrics = metrics
+        self._metrics_http: WSGIServer | None = None
         # gRPC health: the process ("") serves from the start; the client API only once the node has its
         # service-endorsed identity (it is part of a network), until then it reports NOT_SERVING.
         self.health = HealthServicer()
@@ -268,8 +281,15 @@ class NodeServers:
         )
         reflection.enable_server_reflection(services, self._operator)
 
-    async def start(self, client: Address, peer: Address, operator: Address, join: Address) -> BoundPorts:
-        """Binds the four addresses (port 0: a free port) and starts serving; the ports bound.
+    async def start(
+        self,
+        client: Address,
+        peer: Address,
+        operator: Address,
+        join: Address,
+        metrics: Address = LOOPBACK_ANY_PORT.bind,
+    ) -> BoundPorts:
+        """Binds the five addresses (port 0: a free port) and starts serving; the ports bound.
         A `ListenError` names an address that cannot be bound (in use, or not a local address)."""
         ports = BoundPorts(
             client=_bind(
@@ -278,11 +298,21 @@ class NodeServers:
             peer=_bind(peer, lambda: self._peer.add_secure_port(str(peer), self.peer_tls.credentials())),
             operator=_bind(operator, lambda: self._operator.add_insecure_port(str(operator))),
             join=_bind(join, lambda: self._peer.add_secure_port(str(join), self.join_tls.credentials())),
+            metrics=self._serve_metrics(metrics),
         )
         for server in (self._client, self._peer, self._operator):
             await server.start()
         await self.health.set(CLIENT_SERVICE, health_pb2.HealthCheckResponse.NOT_SERVING)
         return ports
+
+    def _serve_metrics(self, address: Address) -> int:
+        """`GET /metrics` on `address`, from a daemon thread; the port bound."""
+        try:
+            server, _ = start_http_server(address.port, address.host, registry=self._metrics)
+        except OSError as error:
+            raise ListenError(f"cannot listen on {address}: {error.strerror}") from None
+        self._metrics_http = server
+        return server.server_port
 
     def set_identity(self, cert_pem: bytes, key_pem: bytes, service_cert_pem: bytes) -> None:
         """From the next TLS handshake on, every TLS port presents the service-endorsed certificate, and
@@ -296,5 +326,14 @@ class NodeServers:
 
     async def stop(self, grace_seconds: float) -> None:
         await self.health.enter_graceful_shutdown()
-        for server in (self._client, self._peer, self._operator):
-            await server.stop(grace_seconds)
+        stopping = [server.stop(grace_seconds) for server in (self._client, self._peer, self._operator)]
+        if self._metrics_http is not None:
+            stopping.append(self._stop_metrics(self._metrics_http))
+            self._metrics_http = None
+        await asyncio.gather(*stopping)
+
+    @staticmethod
+    async def _stop_metrics(server: WSGIServer) -> None:
+        # `shutdown` waits for the serving thread to see the request (up to its 0.5 s poll interval).
+        await asyncio.to_thread(server.shutdown)
+        server.server_close()
