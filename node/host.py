@@ -313,8 +313,7 @@ class Host:
     def _carry_out(self, effect: m.Effect) -> None:
         match effect:
             case m.AppendLedger(seqno, raw, committable):
-                if seqno <= self.ledger.last_seqno:
-                    self.ledger.truncate(seqno - 1)
+                # The enclave truncates first (TruncateLedger); an append out of order is a bug and stops us.
                 self.ledger.append(seqno, raw, committable)
             case m.TruncateLedger(keep_up_to_seqno):
                 self.ledger.truncate(keep_up_to_seqno)

@@ -15,7 +15,7 @@ from typing import Any
 import click
 import msgpack
 
-from enclave.runtime.messages import Consistency, TxStatus, WriteResult
+from enclave.runtime.messages import Consistency, TxRef, TxStatus, WriteResult
 from sealchain.cli.errors import CliError, json_option
 from sealchain.client import Client, ClientError, format_txid, parse_txid
 from sealchain.workspace import WorkspaceError
@@ -63,7 +63,7 @@ def _client(workspace: Path | None, identity: str) -> Iterator[Client]:
         raise CliError(code, str(error)) from None
 
 
-def _parse_txid(text: str) -> Any:
+def _parse_txid(text: str) -> TxRef:
     try:
         return parse_txid(text)
     except ValueError as error:
