@@ -8,15 +8,9 @@ from pathlib import Path
 import click
 
 from sealchain.cli.errors import CliError, json_option
+from sealchain.cli.options import workspace_option
 from sealchain.identities import generate_identity
 from sealchain.workspace import Role, Workspace, WorkspaceError
-
-workspace_option = click.option(
-    "--workspace",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Workspace folder (default: $SEALCHAIN_WORKSPACE, else ./workspace).",
-)
 
 
 @click.group("keygen")
@@ -59,15 +53,15 @@ def _generate(
 )
 @workspace_option
 @json_option
-def member(name: str, encryption_key: bool, workspace: Path | None, json_output: bool) -> None:
+def member(name: str, encryption_key: bool, workspace_dir: Path | None, json_output: bool) -> None:
     """Create member NAME (e.g. member3) under WORKSPACE/members/."""
-    _generate(Role.MEMBER, name, workspace, encryption_key, json_output)
+    _generate(Role.MEMBER, name, workspace_dir, encryption_key, json_output)
 
 
 @keygen.command("user")
 @click.argument("name")
 @workspace_option
 @json_option
-def user(name: str, workspace: Path | None, json_output: bool) -> None:
+def user(name: str, workspace_dir: Path | None, json_output: bool) -> None:
     """Create user NAME (e.g. user1) under WORKSPACE/users/."""
-    _generate(Role.USER, name, workspace, False, json_output)
+    _generate(Role.USER, name, workspace_dir, False, json_output)

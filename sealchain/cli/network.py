@@ -26,14 +26,9 @@ from node.network import (
 )
 from node.platform_files import PlatformFilesError
 from sealchain.cli.errors import CliError, json_option
+from sealchain.cli.options import workspace_option
 from sealchain.workspace import Workspace, WorkspaceError, prepare_network_workspace
 
-workspace_option = click.option(
-    "--workspace",
-    "workspace_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Default: $SEALCHAIN_WORKSPACE or ./workspace.",
-)
 UP_DEADLINE_SECONDS = 120.0
 
 

@@ -17,6 +17,7 @@ import msgpack
 
 from enclave.runtime.messages import Consistency, TxRef, TxStatus, WriteResult
 from sealchain.cli.errors import CliError, json_option
+from sealchain.cli.options import workspace_option
 from sealchain.client import Client, ClientError, format_txid, parse_txid
 from sealchain.workspace import WorkspaceError
 
@@ -31,13 +32,7 @@ def _connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
         show_default=True,
         help="The user (from WORKSPACE/users) the call is made as.",
     )(command)
-    command = click.option(
-        "--workspace",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=None,
-        help="Workspace folder (default: $SEALCHAIN_WORKSPACE, else ./workspace).",
-    )(command)
-    return json_option(command)
+    return json_option(workspace_option(command))
 
 
 def _map_option(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -51,10 +46,10 @@ def _map_option(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @contextmanager
-def _client(workspace: Path | None, identity: str) -> Iterator[Client]:
+def _client(workspace_dir: Path | None, identity: str) -> Iterator[Client]:
     """A connected client; every service refusal becomes the CLI's error with the node's code."""
     try:
-        with Client.from_workspace(workspace, identity=identity) as client:
+        with Client.from_workspace(workspace_dir, identity=identity) as client:
             yield client
     except ClientError as error:
         raise CliError(error.code, error.message) from None
@@ -100,12 +95,12 @@ def put(
     value: str,
     map_name: str,
     no_wait: bool,
-    workspace: Path | None,
+    workspace_dir: Path | None,
     identity: str,
     json_output: bool,
 ) -> None:
     """Write VALUE at KEY."""
-    with _client(workspace, identity) as client:
+    with _client(workspace_dir, identity) as client:
         result = client.put(map_name, key.encode(), msgpack.packb(value), wait=not no_wait)
     _report_write(result, json_output)
 
@@ -116,10 +111,10 @@ def put(
 @click.option("--no-wait", is_flag=True, help="Return once executed (Pending), not once committed.")
 @_connection_options
 def delete(
-    *, key: str, map_name: str, no_wait: bool, workspace: Path | None, identity: str, json_output: bool
+    *, key: str, map_name: str, no_wait: bool, workspace_dir: Path | None, identity: str, json_output: bool
 ) -> None:
     """Remove KEY (removing a missing key is not an error)."""
-    with _client(workspace, identity) as client:
+    with _client(workspace_dir, identity) as client:
         result = client.delete(map_name, key.encode(), wait=not no_wait)
     _report_write(result, json_output)
 
@@ -136,10 +131,10 @@ def delete(
 )
 @_connection_options
 def get(
-    *, key: str, map_name: str, consistency: str, workspace: Path | None, identity: str, json_output: bool
+    *, key: str, map_name: str, consistency: str, workspace_dir: Path | None, identity: str, json_output: bool
 ) -> None:
     """Read KEY; a missing key prints null (JSON) or nothing found, and is not an error."""
-    with _client(workspace, identity) as client:
+    with _client(workspace_dir, identity) as client:
         result = client.get(map_name, key.encode(), consistency=Consistency(consistency))
     value = None if result.value is None else _decode_value(result.value)
     txid = format_txid(result.txid)
@@ -154,10 +149,10 @@ def get(
 @tx.command("status")
 @click.argument("txid", metavar="TXID")
 @_connection_options
-def status(txid: str, workspace: Path | None, identity: str, json_output: bool) -> None:
+def status(txid: str, workspace_dir: Path | None, identity: str, json_output: bool) -> None:
     """CCF's status of TXID (view.seqno): Unknown, Pending, Committed or Invalid."""
     ref = _parse_txid(txid)
-    with _client(workspace, identity) as client:
+    with _client(workspace_dir, identity) as client:
         result = client.status(ref)
     if json_output:
         click.echo(json.dumps({"txid": format_txid(result.txid), "status": result.status.value}))
@@ -174,10 +169,12 @@ def status(txid: str, workspace: Path | None, identity: str, json_output: bool) 
     help="Write CCF's JSON receipt to this file (verify it with 'sealchain receipt verify').",
 )
 @_connection_options
-def receipt(txid: str, out: Path | None, workspace: Path | None, identity: str, json_output: bool) -> None:
+def receipt(
+    txid: str, out: Path | None, workspace_dir: Path | None, identity: str, json_output: bool
+) -> None:
     """CCF's JSON receipt of committed TXID: verifiable offline with the service certificate alone."""
     ref = _parse_txid(txid)
-    with _client(workspace, identity) as client:
+    with _client(workspace_dir, identity) as client:
         result = client.receipt(ref)
     if out is None:
         click.echo(result.receipt_json)
