@@ -30,6 +30,8 @@
 
     [join]                              # mode = "join" only
     target = "127.0.0.1:4100"           # a service node's join address ([join_api])
+    service_measurements = []           # hex code measurements the service may run besides this
+                                        # node's own (joining a service of older code: an upgrade)
 
     [identities]                        # initial members and users (see IdentitySettings)
     members = ["../../members/member0_cert.pem"]
@@ -58,7 +60,7 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from enclave.platform.api import PlatformName
+from enclave.platform.api import MEASUREMENT_SIZE, PlatformName
 from node.ledger_files import FsyncPolicy
 
 
@@ -152,6 +154,7 @@ class NodeConfig:
     machine: str
     backend: PlatformName
     join_target: Address | None = None
+    join_service_measurements: tuple[bytes, ...] = ()
     join_api: Endpoint = field(default_factory=lambda: LOOPBACK_ANY_PORT)
     metrics: Endpoint = field(default_factory=lambda: LOOPBACK_ANY_PORT)
     identities: IdentitySettings = field(default_factory=IdentitySettings)
@@ -197,6 +200,7 @@ def parse_config(text: str, file: Path) -> NodeConfig:
     mode = reader.choice("mode", NodeMode)
     paths = reader.table("paths")
     platform = reader.table("platform")
+    join_target, join_service_measurements = _join(reader, mode)
     config = NodeConfig(
         name=reader.string("name"),
         mode=mode,
@@ -212,7 +216,8 @@ def parse_config(text: str, file: Path) -> NodeConfig:
         platform_dir=platform.path("dir"),
         machine=platform.string("machine"),
         backend=platform.choice("backend", PlatformName),
-        join_target=_join_target(reader, mode),
+        join_target=join_target,
+        join_service_measurements=join_service_measurements,
         join_api=_optional_endpoint(reader, "join_api", LOOPBACK_ANY_PORT),
         metrics=_optional_endpoint(reader, "metrics", LOOPBACK_ANY_PORT),
         identities=_identities(reader.optional_table("identities")),
@@ -280,6 +285,17 @@ class _Reader:
     def path(self, key: str) -> Path:
         return Path(self.string(key))
 
+    def hex_values(self, key: str, size: int) -> tuple[bytes, ...]:
+        """A list of hex strings, each `size` bytes (absent: empty)."""
+        values: list[Any] = self._get(key, list, "a list of hex strings", default=[], required=False)
+        try:
+            decoded = tuple(bytes.fromhex(value) for value in values)
+        except (TypeError, ValueError):
+            decoded = ()
+        if len(decoded) != len(values) or any(len(value) != size for value in decoded):
+            raise ConfigError(f"{self.where(key)} must list {size}-byte values in hex")
+        return decoded
+
     def paths(self, key: str) -> tuple[Path, ...]:
         values: list[Any] = self._get(key, list, "a list of paths", default=[], required=False)
         if not all(isinstance(v, str) and v for v in values):
@@ -328,13 +344,14 @@ def _optional_endpoint(reader: _Reader, key: str, default: Endpoint) -> Endpoint
     return _endpoint(table)
 
 
-def _join_target(reader: _Reader, mode: NodeMode) -> Address | None:
-    """`join.target` is required to join; other modes may keep it (a node that joined restarts)."""
+def _join(reader: _Reader, mode: NodeMode) -> tuple[Address | None, tuple[bytes, ...]]:
+    """`[join]`: `target` is required to join; other modes may keep it (a node that joined restarts)."""
     join = reader.optional_table("join")
     required = mode is NodeMode.JOIN
     target = join.address("target") if required or join.optional_string("target") else None
+    measurements = join.hex_values("service_measurements", MEASUREMENT_SIZE)
     join.finish()
-    return target
+    return target, measurements
 
 
 def _identities(reader: _Reader) -> IdentitySettings:
@@ -390,8 +407,13 @@ def render_config(config: NodeConfig) -> str:
         "machine": config.machine,
         "backend": config.backend.value,
     }
+    join: dict[str, object] = {}
     if config.join_target is not None:
-        document["join"] = {"target": str(config.join_target)}
+        join["target"] = str(config.join_target)
+    if config.join_service_measurements:
+        join["service_measurements"] = [value.hex() for value in config.join_service_measurements]
+    if join:
+        document["join"] = join
     identities = config.identities
     if identities.members or identities.users or identities.member_encryption_keys:
         document["identities"] = {

@@ -222,7 +222,12 @@ class Host:
                     raise StartupError(f"cannot join: no service certificate at {config.service_cert}")
                 log_event(logging.INFO, "joining", target=str(config.join_target))
                 return m.JoinNetwork(
-                    self._clock_ms(), addresses, str(config.join_target), service_cert.decode(), settings
+                    self._clock_ms(),
+                    addresses,
+                    str(config.join_target),
+                    service_cert.decode(),
+                    settings,
+                    config.join_service_measurements,
                 )
             case NodeMode.RECOVER:
                 raise StartupError("recover mode is not built yet (disaster recovery, DESIGN.md section 4.6)")
@@ -449,15 +454,3 @@ class Host:
     async def node_status(self) -> m.NodeStatusReport:
         report: m.NodeStatusReport = await self._ask(m.NodeStatusQuery)
         return report
-
-    async def open_service(self) -> m.CallResult:
-        result: m.CallResult = await self._ask(m.OpenService)
-        return result
-
-    async def trust_node(self, node_id: str) -> m.CallResult:
-        result: m.CallResult = await self._ask(lambda rid: m.TrustNode(rid, node_id))
-        return result
-
-    async def remove_node(self, node_id: str) -> m.CallResult:
-        result: m.CallResult = await self._ask(lambda rid: m.RemoveNode(rid, node_id))
-        return result

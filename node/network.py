@@ -69,15 +69,6 @@ class NotReady(NetworkError):
         super().__init__("not_ready", message)
 
 
-class OperatorActionRefused(NetworkError):
-    """A node refused an operator action; `reason`: the `ErrorCode` it gave, if any (`NotPrimary` and
-    `WrongState` may pass: another primary, a membership change that completes)."""
-
-    def __init__(self, message: str, reason: m.ErrorCode | None) -> None:
-        super().__init__("operator_action_failed", message)
-        self.reason = reason
-
-
 # -- network.json ----------------------------------------------------------------------------------
 
 
@@ -170,39 +161,6 @@ def node_status(operator: Address, timeout: float = STATUS_TIMEOUT_SECONDS) -> m
     return convert.node_status_report(response)
 
 
-def open_service(operator: Address) -> None:
-    """The operator stand-in for governance's `transition_service_to_open` (on the primary)."""
-    _operator_call(
-        operator, "open the service", lambda stub: stub.OpenService(operator_pb2.OpenServiceRequest())
-    )
-
-
-def trust_node(operator: Address, node_id: str) -> None:
-    """The operator stand-in for governance's `transition_node_to_trusted` (on the primary)."""
-    request = operator_pb2.TrustNodeRequest(node_id=node_id)
-    _operator_call(operator, f"trust node {node_id[:12]}", lambda stub: stub.TrustNode(request))
-
-
-def remove_node(operator: Address, node_id: str) -> None:
-    """The operator stand-in for governance's `remove_node` (on the primary); returns once the removal
-    is committed. CCF: the node becomes Retired and leaves Raft's configuration."""
-    request = operator_pb2.RemoveNodeRequest(node_id=node_id)
-    _operator_call(operator, f"remove node {node_id[:12]}", lambda stub: stub.RemoveNode(request))
-
-
-def _operator_call(
-    operator: Address, what: str, call: Callable[[operator_pb2_grpc.OperatorStub], object]
-) -> None:
-    """A refusal (not the primary, wrong state, unknown node) is an `OperatorActionRefused`."""
-    with grpc.insecure_channel(str(operator)) as channel:
-        stub = operator_pb2_grpc.OperatorStub(channel)  # type: ignore[no-untyped-call]
-        try:
-            call(stub)
-        except grpc.RpcError as error:
-            reason = convert.error_from_metadata(error.trailing_metadata())
-            raise OperatorActionRefused(f"cannot {what}: {error.details()}", reason) from None
-
-
 def wait_for(what: str, probe: Callable[[], T | None], deadline: float) -> T:
     """Polls `probe` until it returns a value; a `NotReady` naming `what` at the deadline (monotonic)."""
     while True:
@@ -266,6 +224,7 @@ class LocalNetwork:
         peer: Endpoint | None = None,
         platform_dir: Path | None = None,
         service_cert: Path | None = None,
+        service_measurements: tuple[bytes, ...] = (),
     ) -> NodeProcess:
         """Writes `nodes/<name>/config.toml` (ports 0: picked at start); paths relative to the node dir.
         `peer`: where the node listens for peers and what it advertises, when not a picked port (a test
@@ -293,6 +252,7 @@ class LocalNetwork:
             machine=name,
             backend=backend,
             join_target=join_target,
+            join_service_measurements=service_measurements,
             identities=IdentitySettings(
                 members=tuple(to_workspace / p for p in identities.members),
                 member_encryption_keys=tuple(to_workspace / p for p in identities.member_encryption_keys),
@@ -429,11 +389,14 @@ def bring_up(
     *,
     deadline: float,
     consensus: ConsensusSettings | None = None,
+    open_service: Callable[[], None],
     detach: bool = False,
     peers: Mapping[str, Endpoint] | None = None,
 ) -> None:
-    """Genesis on node0, the others join through it, then the operator stand-in opens the service.
-    `peers`: fixed peer endpoints by node name (default: picked ports)."""
+    """Genesis on node0, the others join through it (trusted at once while the service is Opening),
+    then `open_service` (the members' governance: activation, `transition_service_to_open`) and a wait
+    until every node sees the service Open. `peers`: fixed peer endpoints by node name (default: picked
+    ports)."""
     peers = peers or {}
     genesis = network.write_node_config(
         "node0", NodeMode.START, identities, consensus=consensus, peer=peers.get("node0")
@@ -451,9 +414,7 @@ def bring_up(
         network.start_node(joiner.name, detach=detach)
     for joiner in joiners:
         network.wait_for_status(joiner.name, "the node to be trusted", is_trusted, deadline)
-    primary_operator = genesis.operator_address()
-    assert primary_operator is not None
-    open_service(primary_operator)
+    open_service()
     for name in network.nodes:
         network.wait_for_status(name, "the service to open", is_open, deadline)
 

@@ -20,6 +20,7 @@ from cryptography.x509 import CertificateBuilder, Name, NameAttribute
 from cryptography.x509.oid import NameOID
 
 from enclave.crypto.certs import certificate_pem
+from enclave.crypto.cose import GovMessageType, sign_request
 from enclave.crypto.keys import MIN_ENTROPY_BYTES, identity_key_from_entropy
 from enclave.platform.api import Measurement, PlatformName
 from enclave.platform.backends import open_platform
@@ -66,8 +67,11 @@ class Cluster:
             .not_valid_after(NOW.replace(year=2027))
             .sign(key, hashes.SHA384(), ecdsa_deterministic=True)
         )
+        # The bench's one identity is both the user and the member (who opens the service).
         self.user_pem = certificate_pem(user)
         self.user_der = user.public_bytes(serialization.Encoding.DER)
+        self.member_key, self.member_cert = key, user
+        self.governance_requests = 0
 
     def node_index(self, node_id: str) -> int:
         return next(
@@ -114,7 +118,8 @@ class Cluster:
         raise RuntimeError("no leader")
 
     def start(self) -> None:
-        self.give(0, m.StartNetwork(self.now_ms, addresses(0), (), (self.user_pem,), SETTINGS))
+        members = (m.MemberInfo(self.user_pem),)
+        self.give(0, m.StartNetwork(self.now_ms, addresses(0), members, (self.user_pem,), SETTINGS))
         node = self.enclaves[0].node
         assert node is not None
         service_cert = node.secrets.service.cert_pem
@@ -127,9 +132,32 @@ class Cluster:
             if len(node.rep.raft.configuration.voters) == 3:
                 break
             self.tick()
-        self.give(self.leader(), m.OpenService(0))
-        while 0 not in self.answers:
+        digest = self.govern(GovMessageType.STATE_DIGEST, b"").body_json.encode()
+        self.govern(GovMessageType.ACK, digest)
+        proposal = b'{"actions": [{"name": "transition_service_to_open"}]}'
+        proposed = self.govern(GovMessageType.PROPOSAL, proposal)
+        self.govern(GovMessageType.BALLOT, b'{"vote": "accept"}', proposed.proposal_id)
+
+    def govern(
+        self, msg_type: GovMessageType, payload: bytes, proposal_id: str | None = None
+    ) -> m.GovernanceResult:
+        """The member's signed request, through the primary, ticked until it commits."""
+        self.governance_requests += 1
+        request_id = 1_000_000_000 + self.governance_requests
+        signed = sign_request(
+            payload,
+            self.member_key,
+            self.member_cert,
+            msg_type=msg_type,
+            created_at=self.now_ms // 1000 - self.governance_requests,
+            proposal_id=proposal_id,
+        )
+        self.give(self.leader(), m.ClientRequest(request_id, self.user_der, m.GovSubmit(signed)))
+        while request_id not in self.answers:
             self.tick()
+        result = self.answers.pop(request_id)
+        assert isinstance(result, m.GovernanceResult) and result.status is m.TxStatus.COMMITTED, result
+        return result
 
 
 def run(rounds: int, batch: int, value_size: int) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from node.config import ConsensusSettings
 from node.network import LocalNetwork, bring_up
 from sealchain.client import Client, ClientError, TxStatus
+from sealchain.governance import GovernanceClient, MemberSigner, activate_and_open
 from sealchain.workspace import Workspace, prepare_network_workspace
 
 VALUE = b"v" * 100
@@ -59,6 +60,12 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+def open_service(network: LocalNetwork, workspace: Workspace) -> None:
+    network.write_network_file(["member0"], ["user0"])
+    with GovernanceClient.from_workspace(workspace.root, identity="member0") as governance:
+        activate_and_open(governance, [MemberSigner.from_workspace(workspace, "member0")])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--nodes", type=int, default=3)
@@ -78,11 +85,11 @@ def main() -> None:
                 args.nodes,
                 identities,
                 deadline=time.monotonic() + 120,
+                open_service=lambda: open_service(network, workspace),
                 consensus=ConsensusSettings(
                     tick_interval_ms=args.tick_ms, signature_interval_ms=args.tick_ms
                 ),
             )
-            network.write_network_file(["member0"], ["user0"])
             print(
                 f"{args.nodes} nodes (tick and signature interval {args.tick_ms} ms), "
                 f"puts of {len(VALUE)} bytes, each waiting for commit, {args.seconds}s per concurrency"

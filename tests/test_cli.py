@@ -31,6 +31,6 @@ def test_unknown_verb_is_a_usage_error() -> None:
 
 
 def test_unbuilt_verb_says_so_and_fails() -> None:
-    result = CliRunner().invoke(cli, ["gov", "list"])
+    result = CliRunner().invoke(cli, ["bench"])
     assert result.exit_code == 1
     assert "not built yet" in result.output

@@ -43,6 +43,7 @@ from enclave.governance.tables import (
     KvView,
     MemberStatus,
     active_member_ids,
+    json_object,
     measurement_key,
     member_info_value,
     member_status,
@@ -195,18 +196,30 @@ def _trust_node(kv: KvView, node_id: str) -> None:
 
 
 def _remove_node(kv: KvView, node_id: str) -> None:
-    """CCF: a Pending node is forgotten; a Trusted one is Retired (and leaves the Raft configuration)."""
+    """CCF: a Pending node is forgotten; a Trusted one is Retired (and leaves the Raft configuration, one
+    node at a time: enclave/runtime/membership.py). The last Trusted node stays: nobody would be left to
+    run the service."""
     info, status = _node_info(kv, node_id)
     match status:
         case NodeStatus.PENDING:
             kv.remove(NODES_INFO, node_id.encode())
             kv.remove(ENDORSED_NODE_CERTIFICATES, node_id.encode())
         case NodeStatus.TRUSTED:
+            if _trusted_nodes(kv) == {node_id}:
+                raise ActionFailed(f"node {node_id} is the last Trusted node")
             kv.put(NODES_INFO, node_id.encode(), to_json({**info, "status": NodeStatus.RETIRED.value}))
         case NodeStatus.RETIRED:
             raise ActionFailed(f"node {node_id} is already Retired")
         case _:
             assert_never(status)
+
+
+def _trusted_nodes(kv: KvView) -> set[str]:
+    return {
+        key.decode()
+        for key, raw in kv.scan(NODES_INFO)
+        if json_object(raw, f"node {key.decode()}").get("status") == NodeStatus.TRUSTED.value
+    }
 
 
 def _open_service(kv: KvView) -> None:

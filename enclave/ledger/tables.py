@@ -45,20 +45,6 @@ LEGAL_SERVICE_TRANSITIONS: dict[ServiceStatus | None, frozenset[ServiceStatus]] 
 }
 
 
-# CCF: a node is recorded Pending (joining an open service) or Trusted (at genesis, or joining an opening
-# service); a Pending node may be trusted; any node may be retired; Retired is final.
-LEGAL_NODE_TRANSITIONS: dict[NodeStatus | None, frozenset[NodeStatus]] = {
-    None: frozenset({NodeStatus.PENDING, NodeStatus.TRUSTED}),
-    NodeStatus.PENDING: frozenset({NodeStatus.TRUSTED, NodeStatus.RETIRED}),
-    NodeStatus.TRUSTED: frozenset({NodeStatus.RETIRED}),
-    NodeStatus.RETIRED: frozenset(),
-}
-
-
-def is_legal_node_transition(before: NodeStatus | None, after: NodeStatus) -> bool:
-    return after in LEGAL_NODE_TRANSITIONS[before]
-
-
 def is_legal_service_transition(before: ServiceStatus | None, after: ServiceStatus) -> bool:
     return after in (before, ServiceStatus.OPENING) or after in LEGAL_SERVICE_TRANSITIONS[before]
 

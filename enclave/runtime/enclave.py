@@ -22,7 +22,7 @@ from cryptography import x509
 from enclave.crypto.certs import CertificateFormatError, load_certificate_pem
 from enclave.crypto.ids import node_id_of
 from enclave.crypto.keys import MIN_ENTROPY_BYTES, IdentityKey, identity_key_from_entropy
-from enclave.platform.api import Platform, PlatformName, RandomBytes
+from enclave.platform.api import Measurement, Platform, PlatformName, RandomBytes
 from enclave.runtime import join_wire
 from enclave.runtime import messages as m
 from enclave.runtime.bootstrap import Environment, genesis, joined, restart
@@ -114,20 +114,6 @@ class Enclave:
                 if self._node is None:
                     return [_not_ready(request.request_id) for request in requests]
                 return self._node.client_requests(requests)
-            case m.OpenService():
-                return (
-                    [_not_ready(message.request_id)]
-                    if self._node is None
-                    else self._node.open_service(message.request_id)
-                )
-            case m.TrustNode():
-                if self._node is None:
-                    return [_not_ready(message.request_id)]
-                return self._node.trust_node(message.request_id, message.node_id)
-            case m.RemoveNode():
-                if self._node is None:
-                    return [_not_ready(message.request_id)]
-                return self._node.remove_node(message.request_id, message.node_id)
             case m.PeerMessage():
                 if self._node is None:
                     raise WrongLifecycleState(f"a peer frame while {self.state.value}")
@@ -190,7 +176,12 @@ class Enclave:
                     nonce=joining.nonce,
                     expected_service_cert=joining.service_cert,
                     roots=self._env.vendor_roots,
-                    measurement=self._env.platform.measurement,
+                    measurements=frozenset(
+                        {
+                            self._env.platform.measurement,
+                            *(Measurement(value) for value in joining.join.service_measurements),
+                        }
+                    ),
                     at=at_ms(joining.now_ms),
                 )
                 node, effects = joined(self._env, joining.join, service)
@@ -201,7 +192,7 @@ class Enclave:
     def _status(self, request_id: int) -> m.NodeStatusReport:
         if self._node is not None:
             return self._node.status(request_id, self.state)
-        # A joiner is already known by its key's id: the operator needs it to trust a Pending node.
+        # A joiner is already known by its key's id: members name it to trust a Pending node.
         node_id = None if self._joining is None else node_id_of(self._joining.key.public_key())
         zero = m.TxRef(0, 0)
         return m.NodeStatusReport(request_id, node_id, self.state, None, 0, zero, zero, None, None)

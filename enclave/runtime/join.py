@@ -6,9 +6,9 @@ governance map); `accepted_response` answers a trusted node with the primary's o
 certificates and the secrets encrypted to the joiner's key.
 
 Joiner side: `join_request` builds the request; `verify_join_response` trusts nothing in an accepted
-response before the responder's evidence verifies (same vendor roots, the joiner's own measurement, bound
-to the responder's key and the joiner's nonce) and both certificates are endorsed by the service
-certificate the operator gave the joiner.
+response before the responder's evidence verifies (same vendor roots, the joiner's own measurement or one
+its operator trusts, bound to the responder's key and the joiner's nonce) and both certificates are
+endorsed by the service certificate the operator gave the joiner.
 """
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ def verify_join_response(
     nonce: bytes,
     expected_service_cert: x509.Certificate,
     roots: Mapping[PlatformName, x509.Certificate],
-    measurement: Measurement,
+    measurements: frozenset[Measurement],
     at: datetime,
 ) -> JoinedService:
     """Trust the response only if the responder is attested genuine code of the expected service."""
@@ -203,7 +203,7 @@ def verify_join_response(
     try:
         verify_evidence(
             response.responder_evidence,
-            TrustPolicy(roots, frozenset({measurement})),
+            TrustPolicy(roots, measurements),
             identity_public_key_der=response.responder_public_key_der,
             nonce=nonce,
             at=at,

@@ -2,7 +2,7 @@
 
     Uninitialized --StartNetwork/Restart--> Trusted
     Uninitialized --JoinNetwork--> Joining --JoinPending--> Pending --accepted--> Trusted
-    Trusted --its retirement committed (RemoveNode; governance later)--> Retired
+    Trusted --its retirement committed (governance's remove_node)--> Retired
 
 An impossible transition is our bug and raises; an input that does not fit the current state is the
 host's and is refused (`WrongLifecycleState`) before anything changes.

@@ -38,18 +38,6 @@ def next_membership_change(raft: Raft, committed_nodes: Iterable[NodeRecord]) ->
     return None
 
 
-def removal_blocked_by(raft: Raft, nodes: Iterable[NodeRecord]) -> str | None:
-    """Why no node may be retired now (one removal at a time), or None: a Raft configuration change
-    is not committed yet, or a node already recorded Retired has not left the configuration yet."""
-    if raft.log.last_configuration_index() > raft.commit_index:
-        return "a Raft configuration change is not committed yet"
-    members = raft.configuration.members
-    for record in nodes:
-        if record.status is NodeStatus.RETIRED and RaftNodeId(record.node_id) in members:
-            return f"node {record.node_id} is being removed"
-    return None
-
-
 def removed_nodes(raft: Raft, committed_nodes: Iterable[NodeRecord]) -> frozenset[str]:
     """Nodes whose removal is committed: Retired, and outside a committed configuration. Nobody sends
     to them any more."""

@@ -129,7 +129,36 @@ class GetReceipt:
     txid: TxRef
 
 
-ClientCall = Put | Delete | Get | Scan | GetTxStatus | GetReceipt
+@dataclass(frozen=True, slots=True)
+class GovSubmit:
+    """A member's COSE Sign1 governance request (DESIGN.md section 6); the signature, not the TLS caller,
+    says who sent it. Executed on the primary, answered once committed."""
+
+    signed: bytes
+
+
+class GovTable(Enum):
+    """What `GovRead` reads (shapes in docs/governance.md)."""
+
+    MEMBERS = "members"
+    USERS = "users"
+    NODES = "nodes"
+    SERVICE = "service"
+    CONSTITUTION = "constitution"
+    MEASUREMENTS = "measurements"
+    PROPOSALS = "proposals"
+
+
+@dataclass(frozen=True, slots=True)
+class GovRead:
+    """A governance table as JSON, read linearizably (through the primary, with read-index); `key`: one
+    proposal's id for `PROPOSALS` (empty: all)."""
+
+    table: GovTable
+    key: str = ""
+
+
+ClientCall = Put | Delete | Get | Scan | GetTxStatus | GetReceipt | GovSubmit | GovRead
 
 
 # -- Client results --------------------------------------------------------------------------------------
@@ -146,9 +175,15 @@ class ErrorCode(Enum):
     NOT_READY = "NotReady"  # this node is not part of a network yet (retry)
     NOT_COMMITTED = "NotCommitted"  # a receipt for a transaction that is not committed (yet)
     TX_INVALID = "TxInvalid"  # the transaction will never commit
-    NOT_PRIMARY = "NotPrimary"  # an operator action that only the primary performs
-    UNKNOWN_NODE = "UnknownNode"  # an operator action naming a node the service does not know
-    WRONG_STATE = "WrongState"  # an operator action that does not fit the service or node state
+    WRONG_STATE = "WrongState"  # a request that does not fit the service, node, member or proposal state
+    # Governance refusals (enclave/governance/errors.py); nothing was changed.
+    UNKNOWN_MEMBER = "UnknownMember"  # the request's signer is no member (never was, or removed)
+    FORBIDDEN = "Forbidden"  # a member not (yet) allowed this request: not Active, not the proposer
+    STALE_REQUEST = "StaleRequest"  # `created_at` too old or too far in the future
+    REPLAYED_REQUEST = "ReplayedRequest"  # the same signed request was already accepted
+    UNKNOWN_PROPOSAL = "UnknownProposal"  # a ballot, withdrawal or read naming no proposal
+    PROPOSAL_CLOSED = "ProposalClosed"  # a ballot or withdrawal for a proposal no longer Open
+    UNSUPPORTED = "Unsupported"  # a governance message type this service does not handle
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +233,34 @@ class ReceiptResult:
     receipt_json: str
 
 
-CallResult = CallError | WriteResult | GetResult | ScanResult | TxStatusResult | ReceiptResult
+@dataclass(frozen=True, slots=True)
+class GovernanceResult:
+    """A governance request's transaction and what it did: the proposal it created or voted on and that
+    proposal's state after it (None for acks and state digests), and a JSON object with the rest."""
+
+    txid: TxRef
+    status: TxStatus
+    proposal_id: str | None
+    proposal_state: str | None
+    body_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class GovernanceRows:
+    rows_json: str
+    txid: TxRef
+
+
+CallResult = (
+    CallError
+    | WriteResult
+    | GetResult
+    | ScanResult
+    | TxStatusResult
+    | ReceiptResult
+    | GovernanceResult
+    | GovernanceRows
+)
 
 
 # -- Inputs (host -> enclave) ----------------------------------------------------------------------------
@@ -219,13 +281,18 @@ class StartNetwork:
 @dataclass(frozen=True, slots=True)
 class JoinNetwork:
     """Join the service whose certificate is `service_cert_pem`, by asking the node at `target_address`
-    (a peer address). The enclave answers with `SendJoinRequest`, resent on ticks until answered."""
+    (a peer address). The enclave answers with `SendJoinRequest`, resent on ticks until answered.
+
+    The joiner trusts a responder running its own code; `service_measurements` are the other code
+    measurements its operator trusts the service to run (a code upgrade: new code joining a service of
+    old code, once governance allowed the new measurement)."""
 
     now_ms: int
     addresses: NodeAddresses
     target_address: str
     service_cert_pem: str
     settings: ConsensusSettings = ConsensusSettings()
+    service_measurements: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,31 +366,6 @@ class ClientRequestBatch:
 
 
 @dataclass(frozen=True, slots=True)
-class OpenService:
-    """Operator stand-in for governance's `transition_service_to_open` (answered by `RespondToClient`)."""
-
-    request_id: int
-
-
-@dataclass(frozen=True, slots=True)
-class TrustNode:
-    """Operator stand-in for governance's `transition_node_to_trusted` (answered by `RespondToClient`)."""
-
-    request_id: int
-    node_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class RemoveNode:
-    """Operator stand-in for governance's `remove_node` (answered by `RespondToClient`: a `WriteResult`
-    once the node's retirement is committed, or a `CallError`). CCF: the node becomes Retired, then
-    leaves Raft's configuration. Only the primary takes it (a follower answers `NotPrimary`)."""
-
-    request_id: int
-    node_id: str
-
-
-@dataclass(frozen=True, slots=True)
 class NodeStatusQuery:
     request_id: int
 
@@ -338,9 +380,6 @@ HostInput = (
     | PeerMessage
     | ClientRequest
     | ClientRequestBatch
-    | OpenService
-    | TrustNode
-    | RemoveNode
     | NodeStatusQuery
 )
 

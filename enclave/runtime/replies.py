@@ -30,10 +30,22 @@ class Forwarded:
 ReplyTo = LocalClient | LocalJoin | Forwarded
 
 
+# What a governance request did (proposal id, proposal state, JSON body), told once it commits.
+GovernanceOutcome = tuple[str | None, str | None, str]
+
+
 @dataclass(frozen=True, slots=True)
 class CommitWaiter:
-    """A write (or a join record) answered once its transaction commits, or is known Invalid."""
+    """A write, governance request or join record answered once its transaction commits, or is known
+    Invalid."""
 
     reply_to: ReplyTo
     txid: m.TxRef
     join_response: bytes | None = None  # for a join: the answer once committed (None: a client write)
+    governance: GovernanceOutcome | None = None
+
+    def result(self, status: m.TxStatus) -> m.CallResult:
+        """The answer to a client write or governance request, with its status now."""
+        if self.governance is None:
+            return m.WriteResult(self.txid, status)
+        return m.GovernanceResult(self.txid, status, *self.governance)

@@ -1,10 +1,11 @@
 """A node that is part of the network: Raft, ledger and KV (replication.py), channels (peers.py), client
-calls, forwarding, the service side of joins, and the operator stand-ins (until governance lands).
+and governance calls, forwarding, and the service side of joins.
 
 Every handler ends with `_drain`, which runs Raft's Ready loop, answers what committed or was truncated,
 and serves linearizable reads; between a proposal and its drain nothing else steps Raft.
 
-Removal (CCF: a removed node becomes Retired): `remove_node` records the node Retired; once that commits
+Removal (CCF: a removed node becomes Retired): governance's `remove_node` records the node Retired; once
+that commits
 the primary proposes the Raft removal (membership.py). The retired node sees its own retirement commit
 (it still replicates until the removal is appended) and from then on answers no client, proposes nothing
 and never campaigns; a retired primary keeps leading only until Raft hands over after its own removal
@@ -17,34 +18,28 @@ import contextlib
 import functools
 import json
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography import x509
 
 from consensus import ConfChangeRefusedError, InvalidConfChangeError, Role
-from consensus import NodeId as RaftNodeId
 from consensus.messages import Message
 from enclave.crypto.ids import NodeId
-from enclave.kv.execute import TooManyConflicts, execute
+from enclave.governance.errors import RequestRefused
+from enclave.kv.execute import Executed, TooManyConflicts, execute
 from enclave.kv.transaction import Committed, Transaction
-from enclave.ledger.tables import (
-    ENDORSED_NODE_CERTIFICATES,
-    NodeStatus,
-    ServiceStatus,
-    endorsed_node_writes,
-    is_legal_node_transition,
-)
+from enclave.ledger.tables import ENDORSED_NODE_CERTIFICATES, NodeStatus, ServiceStatus, endorsed_node_writes
 from enclave.ledger.writer import LedgerWriterError
 from enclave.platform.api import Platform, PlatformName, RandomBytes
-from enclave.runtime import join_wire, peer_wire
+from enclave.runtime import governance_calls, join_wire, peer_wire
 from enclave.runtime import messages as m
 from enclave.runtime.client_calls import CallRefused, apply_write, authorise_user, check_call, read
 from enclave.runtime.errors import JoinRefused, PeerRejected
 from enclave.runtime.forwarding import Forwarder, pending_join
 from enclave.runtime.join import VerifiedJoin, accepted_response, endorse_joiner, verify_join_request
-from enclave.runtime.membership import next_membership_change, removal_blocked_by, removed_nodes
+from enclave.runtime.membership import next_membership_change, removed_nodes
 from enclave.runtime.node_secrets import NodeSecrets
 from enclave.runtime.peer_wire import (
     ForwardCall,
@@ -55,7 +50,14 @@ from enclave.runtime.peer_wire import (
 )
 from enclave.runtime.peers import Peers, Received
 from enclave.runtime.replication import Replicator
-from enclave.runtime.replies import CommitWaiter, Forwarded, LocalClient, LocalJoin, ReplyTo
+from enclave.runtime.replies import (
+    CommitWaiter,
+    Forwarded,
+    GovernanceOutcome,
+    LocalClient,
+    LocalJoin,
+    ReplyTo,
+)
 from enclave.runtime.service_maps import (
     allowed_measurements,
     client_certificate_pems,
@@ -64,8 +66,6 @@ from enclave.runtime.service_maps import (
     read_node,
     read_nodes,
     read_service_status,
-    set_node_status,
-    set_service_status,
 )
 from enclave.runtime.tx_status import tx_status
 
@@ -74,10 +74,14 @@ def at_ms(now_ms: int) -> datetime:
     return datetime.fromtimestamp(now_ms / 1000, tz=UTC)
 
 
+_Write = m.Put | m.Delete | m.GovSubmit
+_Read = m.Get | m.Scan | m.GovRead
+
+
 @dataclass(slots=True)
 class _PendingRead:
     reply_to: ReplyTo
-    call: m.Get | m.Scan
+    call: _Read
     age: int = 0
 
 
@@ -142,7 +146,7 @@ class RunningNode:
 
     def client_requests(self, requests: list[m.ClientRequest]) -> list[m.Effect]:
         effects: list[m.Effect] = []
-        batch: list[tuple[ReplyTo, m.Put | m.Delete]] = []
+        batch: list[tuple[ReplyTo, _Write]] = []
         for request in requests:
             effects += self._client_call(
                 LocalClient(request.request_id), request.caller_cert_der, request.call, batch
@@ -151,38 +155,6 @@ class RunningNode:
 
     def join_request(self, request_id: int, data: bytes) -> list[m.Effect]:
         return self._join(LocalJoin(request_id), data) + self.drain()
-
-    def open_service(self, request_id: int) -> list[m.Effect]:
-        def open_(tx: Transaction) -> None:
-            if read_service_status(tx) is not ServiceStatus.OPENING:
-                raise CallRefused(m.ErrorCode.WRONG_STATE, "the service is not Opening")
-            set_service_status(tx, ServiceStatus.OPEN)
-
-        return self._operator_write(request_id, open_)
-
-    def trust_node(self, request_id: int, node_id: str) -> list[m.Effect]:
-        def trust(tx: Transaction) -> None:
-            _check_node_transition(tx, node_id, NodeStatus.TRUSTED)
-            set_node_status(tx, node_id, NodeStatus.TRUSTED)
-
-        return self._operator_write(request_id, trust)
-
-    def remove_node(self, request_id: int, node_id: str) -> list[m.Effect]:
-        """CCF's `remove_node`: record the node Retired (answered once that commits); the Raft removal
-        follows (membership.py). One removal at a time, and never the last voter."""
-        raft = self.rep.raft
-
-        def retire(tx: Transaction) -> None:
-            _check_node_transition(tx, node_id, NodeStatus.RETIRED)
-            blocked = removal_blocked_by(raft, read_nodes(tx))
-            if blocked is not None:
-                reason = f"one membership change at a time: {blocked}; retry once it completes"
-                raise CallRefused(m.ErrorCode.WRONG_STATE, reason)
-            if raft.configuration.voters <= {RaftNodeId(node_id)}:
-                raise CallRefused(m.ErrorCode.WRONG_STATE, f"node {node_id} is the last voter")
-            set_node_status(tx, node_id, NodeStatus.RETIRED)
-
-        return self._operator_write(request_id, retire)
 
     def status(self, request_id: int, state: m.LifecycleState) -> m.NodeStatusReport:
         raft = self.rep.raft
@@ -208,16 +180,23 @@ class RunningNode:
         reply_to: ReplyTo,
         caller_cert_der: bytes,
         call: m.ClientCall,
-        batch: list[tuple[ReplyTo, m.Put | m.Delete]],
+        batch: list[tuple[ReplyTo, _Write]],
     ) -> list[m.Effect]:
         if self.retired:
             return self._forwarder.reply(reply_to, _retired_error(reply_to))
         try:
             check_call(call)
             tx = self.rep.kv.begin()
-            authorise_user(tx, caller_cert_der)
-            if read_service_status(tx) is not ServiceStatus.OPEN:
-                raise CallRefused(m.ErrorCode.SERVICE_NOT_OPEN, "the service is not open to users yet")
+            match call:
+                case m.GovSubmit():
+                    pass  # the member's signature authenticates it, inside its transaction
+                case m.GovRead():
+                    governance_calls.authorise_reader(tx, caller_cert_der)
+                case _:
+                    authorise_user(tx, caller_cert_der)
+                    if read_service_status(tx) is not ServiceStatus.OPEN:
+                        reason = "the service is not open to users yet"
+                        raise CallRefused(m.ErrorCode.SERVICE_NOT_OPEN, reason)
         except CallRefused as refused:
             return self._forwarder.reply(reply_to, refused.as_error())
         match call:
@@ -234,14 +213,25 @@ class RunningNode:
                 pass
         if not self.rep.can_propose():
             return self._forwarder.forward_call(self._leader_to_forward_to(), reply_to, caller_cert_der, call)
-        if isinstance(call, m.Put | m.Delete):
+        if isinstance(call, _Write):
             batch.append((reply_to, call))
             return []
-        assert isinstance(call, m.Get | m.Scan)
+        assert isinstance(call, _Read)
         context = self._forwarder.new_id().to_bytes(8, "big")
         self._reads[context] = _PendingRead(reply_to, call)
         self.rep.raft.read_index(context)
         return []
+
+    def _serve_read(self, call: _Read) -> m.CallResult:
+        """A read of the committed state (after read-index confirmed this node may serve it)."""
+        tx = self.rep.kv.begin_committed()
+        if not isinstance(call, m.GovRead):
+            return read(tx, call, self._commit_txid())
+        try:
+            rows = governance_calls.read_table(tx, call)
+        except CallRefused as refused:
+            return refused.as_error()
+        return m.GovernanceRows(json.dumps(rows, sort_keys=True), self._commit_txid())
 
     def _receipt(self, txid: m.TxRef) -> m.CallResult:
         status = tx_status(txid, self.rep.writer, self.rep.ledger_commit)
@@ -255,51 +245,41 @@ class RunningNode:
             return m.CallError(m.ErrorCode.NOT_COMMITTED, str(exc))
         return m.ReceiptResult(json.dumps(receipt.to_json(), sort_keys=True))
 
-    def _execute_writes(self, batch: list[tuple[ReplyTo, m.Put | m.Delete]]) -> list[m.Effect]:
-        """CCF: execute on the primary's KV, append to the ledger; one Raft proposal for the batch."""
+    def _execute_writes(self, batch: list[tuple[ReplyTo, _Write]]) -> list[m.Effect]:
+        """CCF: execute on the primary's KV, append to the ledger; one Raft proposal for the batch.
+        A governance request is answered once committed, like a write waiting for commit."""
         effects: list[m.Effect] = []
         appended = []
         for reply_to, call in batch:
             try:
-                executed = execute(self.rep.kv, functools.partial(apply_write, call=call))
+                executed = self._execute_write(call)
             except TooManyConflicts as exc:
                 effects += self._forwarder.reply(reply_to, m.CallError(m.ErrorCode.NOT_READY, str(exc)))
+                continue
+            except RequestRefused as refused:
+                effects += self._forwarder.reply(reply_to, governance_calls.refusal_error(refused))
                 continue
             result = executed.result
             assert isinstance(result, Committed)
             entry = self.rep.append_local(result.write_set, result.version)
             appended.append(entry)
             txid = m.TxRef(entry.txid.view, entry.txid.seqno)
-            if call.wait_for_commit:
-                self._waiters[txid.seqno].append(CommitWaiter(reply_to, txid))
+            if isinstance(call, m.GovSubmit) or call.wait_for_commit:
+                self._waiters[txid.seqno].append(CommitWaiter(reply_to, txid, governance=executed.value))
             else:
                 effects += self._forwarder.reply(reply_to, m.WriteResult(txid, m.TxStatus.PENDING))
         self.rep.propose_batch(appended)
         self.rep.maybe_sign(self._now_ms)
         return effects
 
-    def _operator_write(self, request_id: int, write: Callable[[Transaction], None]) -> list[m.Effect]:
-        reply_to = LocalClient(request_id)
-        if self.retired:
-            return self._forwarder.reply(reply_to, _retired_error(reply_to))
-        if not self.rep.can_propose():
-            error = m.CallError(
-                m.ErrorCode.NOT_PRIMARY, f"not the primary; the primary is {self.rep.raft.leader}"
+    def _execute_write(self, call: _Write) -> Executed[GovernanceOutcome | None]:
+        """Runs one write in its own transaction; a governance request says what it did."""
+        if isinstance(call, m.GovSubmit):
+            submit = functools.partial(
+                governance_calls.submit, signed=call.signed, now_s=self._now_ms // 1000
             )
-            return self._forwarder.reply(reply_to, error)
-        try:
-            executed = execute(self.rep.kv, write)
-        except CallRefused as refused:
-            return self._forwarder.reply(reply_to, refused.as_error())
-        result = executed.result
-        assert isinstance(result, Committed)
-        entry = self.rep.append_local(result.write_set, result.version)
-        self.rep.propose_batch([entry])
-        self.rep.sign(self._now_ms)
-        self._waiters[entry.txid.seqno].append(
-            CommitWaiter(reply_to, m.TxRef(entry.txid.view, entry.txid.seqno))
-        )
-        return self.drain()
+            return execute(self.rep.kv, submit)
+        return execute(self.rep.kv, functools.partial(apply_write, call=call))
 
     # -- forwarding --------------------------------------------------------------------------------
 
@@ -319,7 +299,7 @@ class RunningNode:
         forward = peer_wire.decode_forward(item.payload)
         match forward:
             case ForwardCall():
-                batch: list[tuple[ReplyTo, m.Put | m.Delete]] = []
+                batch: list[tuple[ReplyTo, _Write]] = []
                 reply_to = Forwarded(item.peer, forward.forward_id)
                 effects = self._client_call(reply_to, forward.caller_cert_der, forward.call, batch)
                 return effects + self._execute_writes(batch)
@@ -394,7 +374,7 @@ class RunningNode:
         if executed.value is NodeStatus.TRUSTED:
             answer = self._accepted(joiner, cert_pem)
         else:
-            answer = pending_join(f"node {joiner.node_id} is Pending: an operator must trust it")
+            answer = pending_join(f"node {joiner.node_id} is Pending: members must trust it")
         self._waiters[txid.seqno].append(CommitWaiter(reply_to, txid, answer))
         return []
 
@@ -450,8 +430,7 @@ class RunningNode:
         for read_state in outcome.read_states:
             pending = self._reads.pop(read_state.context, None)
             if pending is not None:
-                result = read(self.rep.kv.begin_committed(), pending.call, self._commit_txid())
-                effects += self._forwarder.reply(pending.reply_to, result)
+                effects += self._forwarder.reply(pending.reply_to, self._serve_read(pending.call))
         if outcome.nodes_changed or outcome.committed_to is not None or outcome.truncated_to is not None:
             effects += self.peer_addresses()
         if outcome.committed_to is not None or outcome.truncated_to is not None:
@@ -473,9 +452,7 @@ class RunningNode:
         for seqno in sorted(s for s in self._waiters if s > keep):
             for waiter in self._waiters.pop(seqno):
                 if waiter.join_response is None:
-                    effects += self._forwarder.reply(
-                        waiter.reply_to, m.WriteResult(waiter.txid, m.TxStatus.INVALID)
-                    )
+                    effects += self._forwarder.reply(waiter.reply_to, waiter.result(m.TxStatus.INVALID))
                 else:
                     effects += self._forwarder.reply_join(
                         waiter.reply_to, pending_join("the join was rolled back; retry")
@@ -489,7 +466,7 @@ class RunningNode:
             for waiter in self._waiters.pop(seqno):
                 status = tx_status(waiter.txid, self.rep.writer, self.rep.ledger_commit)
                 if waiter.join_response is None:
-                    effects += self._forwarder.reply(waiter.reply_to, m.WriteResult(waiter.txid, status))
+                    effects += self._forwarder.reply(waiter.reply_to, waiter.result(status))
                 elif status is m.TxStatus.COMMITTED:
                     effects += self._forwarder.reply_join(waiter.reply_to, waiter.join_response)
                 else:
@@ -532,17 +509,6 @@ class RunningNode:
 
 def _status_text(status: ServiceStatus | None) -> str | None:
     return None if status is None else status.value
-
-
-def _check_node_transition(tx: Transaction, node_id: str, status: NodeStatus) -> None:
-    """Refuse an operator's node status change unless it is legal (tables.LEGAL_NODE_TRANSITIONS)."""
-    record = read_node(tx, node_id)
-    if record is None:
-        raise CallRefused(m.ErrorCode.UNKNOWN_NODE, f"no node {node_id}")
-    if not is_legal_node_transition(record.status, status):
-        raise CallRefused(
-            m.ErrorCode.WRONG_STATE, f"node {node_id} is {record.status.value}, cannot become {status.value}"
-        )
 
 
 def _retired_error(reply_to: ReplyTo) -> m.CallError:

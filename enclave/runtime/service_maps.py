@@ -30,7 +30,6 @@ from enclave.ledger.tables import (
     SINGLETON_KEY,
     NodeStatus,
     ServiceStatus,
-    is_legal_node_transition,
 )
 from enclave.platform.api import Measurement, PlatformName
 
@@ -98,21 +97,6 @@ def _node_record(node_id: str, raw: bytes) -> NodeRecord:
     )
 
 
-def set_node_status(tx: Transaction, node_id: str, status: NodeStatus) -> None:
-    """Rewrite the node's info with a new status (the other fields as they are). Callers refuse illegal
-    transitions (tables.LEGAL_NODE_TRANSITIONS) first: attempting one here is our bug."""
-    raw = tx.get(NODES_INFO, node_id.encode())
-    if raw is None:
-        raise MalformedServiceRecord(f"node {node_id} is not recorded")
-    info = _from_json(raw, f"node {node_id}")
-    assert isinstance(info, dict)
-    before = NodeStatus(info["status"])
-    if not is_legal_node_transition(before, status):
-        raise AssertionError(f"node status change {before.value} -> {status.value}")
-    info["status"] = status.value
-    tx.put(NODES_INFO, node_id.encode(), to_json(info))
-
-
 # -- service --------------------------------------------------------------------------------------------
 
 
@@ -123,16 +107,6 @@ def read_service_status(tx: Transaction) -> ServiceStatus | None:
     info = _from_json(raw, "service info")
     assert isinstance(info, dict)
     return ServiceStatus(info["status"])
-
-
-def set_service_status(tx: Transaction, status: ServiceStatus) -> None:
-    raw = tx.get(SERVICE_INFO, SINGLETON_KEY)
-    if raw is None:
-        raise MalformedServiceRecord("the service info is not recorded")
-    info = _from_json(raw, "service info")
-    assert isinstance(info, dict)
-    info["status"] = status.value
-    tx.put(SERVICE_INFO, SINGLETON_KEY, to_json(info))
 
 
 def client_certificate_pems(tx: Transaction) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from dataclasses import replace
 import grpc
 
 from enclave.runtime import messages as m
-from proto.sealchain.v1 import client_pb2, common_pb2, operator_pb2
+from proto.sealchain.v1 import client_pb2, common_pb2, governance_pb2, operator_pb2
 
 ERROR_METADATA_KEY = "sealchain-error"
 
@@ -28,9 +28,14 @@ _STATUS_CODES: dict[m.ErrorCode, grpc.StatusCode] = {
     m.ErrorCode.NOT_READY: grpc.StatusCode.UNAVAILABLE,
     m.ErrorCode.NOT_COMMITTED: grpc.StatusCode.FAILED_PRECONDITION,
     m.ErrorCode.TX_INVALID: grpc.StatusCode.ABORTED,
-    m.ErrorCode.NOT_PRIMARY: grpc.StatusCode.FAILED_PRECONDITION,
-    m.ErrorCode.UNKNOWN_NODE: grpc.StatusCode.NOT_FOUND,
     m.ErrorCode.WRONG_STATE: grpc.StatusCode.FAILED_PRECONDITION,
+    m.ErrorCode.UNKNOWN_MEMBER: grpc.StatusCode.UNAUTHENTICATED,
+    m.ErrorCode.FORBIDDEN: grpc.StatusCode.PERMISSION_DENIED,
+    m.ErrorCode.STALE_REQUEST: grpc.StatusCode.FAILED_PRECONDITION,
+    m.ErrorCode.REPLAYED_REQUEST: grpc.StatusCode.ALREADY_EXISTS,
+    m.ErrorCode.UNKNOWN_PROPOSAL: grpc.StatusCode.NOT_FOUND,
+    m.ErrorCode.PROPOSAL_CLOSED: grpc.StatusCode.FAILED_PRECONDITION,
+    m.ErrorCode.UNSUPPORTED: grpc.StatusCode.UNIMPLEMENTED,
 }
 RETRYABLE_ERRORS = frozenset({m.ErrorCode.NO_PRIMARY, m.ErrorCode.NOT_READY})
 
@@ -212,6 +217,64 @@ def tx_status_result(response: client_pb2.TxStatusResponse) -> m.TxStatusResult:
 
 def receipt_result(response: client_pb2.ReceiptResponse) -> m.ReceiptResult:
     return m.ReceiptResult(response.receipt_json)
+
+
+# -- governance API --------------------------------------------------------------------------------
+
+
+def gov_submit_call(request: governance_pb2.SignedRequest) -> m.GovSubmit:
+    return m.GovSubmit(request.cose_sign1)
+
+
+def gov_read_call(request: governance_pb2.GovernanceQuery) -> m.GovRead | m.CallError:
+    """The read, or the error for a table that does not exist (answered without the enclave)."""
+    try:
+        return m.GovRead(m.GovTable(request.table), request.key)
+    except ValueError:
+        tables = ", ".join(table.value for table in m.GovTable)
+        return m.CallError(m.ErrorCode.INVALID_ARGUMENT, f"no governance table {request.table!r} ({tables})")
+
+
+def governance_response(result: m.CallResult) -> governance_pb2.GovernanceResponse:
+    match result:
+        case m.GovernanceResult(txid, status, proposal_id, proposal_state, body_json):
+            return governance_pb2.GovernanceResponse(
+                txid=txid_to_proto(txid),
+                status=tx_status_to_proto(status),
+                proposal_id=proposal_id or "",
+                proposal_state=proposal_state or "",
+                body_json=body_json,
+            )
+    raise UnexpectedResult(f"a governance request was answered with {type(result).__name__}")
+
+
+def governance_rows_response(result: m.CallResult) -> governance_pb2.GovernanceRows:
+    match result:
+        case m.GovernanceRows(rows_json, txid):
+            return governance_pb2.GovernanceRows(rows_json=rows_json, txid=txid_to_proto(txid))
+    raise UnexpectedResult(f"a governance read was answered with {type(result).__name__}")
+
+
+def gov_submit_request(signed: bytes) -> governance_pb2.SignedRequest:
+    return governance_pb2.SignedRequest(cose_sign1=signed)
+
+
+def gov_read_request(call: m.GovRead) -> governance_pb2.GovernanceQuery:
+    return governance_pb2.GovernanceQuery(table=call.table.value, key=call.key)
+
+
+def governance_result(response: governance_pb2.GovernanceResponse) -> m.GovernanceResult:
+    return m.GovernanceResult(
+        txid_from_proto(response.txid),
+        tx_status_from_proto(response.status),
+        response.proposal_id or None,
+        response.proposal_state or None,
+        response.body_json,
+    )
+
+
+def governance_rows(response: governance_pb2.GovernanceRows) -> m.GovernanceRows:
+    return m.GovernanceRows(response.rows_json, txid_from_proto(response.txid))
 
 
 # -- operator API ----------------------------------------------------------------------------------

@@ -13,8 +13,9 @@ and awaits the enclave's answer, the answer becomes a response or a gRPC error c
   joining node has none yet; it can send nothing but join requests there (`Stream` needs the caller's
   certificate). gRPC's Python API either requires client certificates on a port or never asks for
   them, hence the two ports.
-- Operator: plaintext on a loopback address: status, metrics, gRPC health checking and reflection, and
-  the operator stand-ins for governance (open the service, trust a node, remove a node).
+- Governance: on the client port (members present their certificates there too); every request that
+  changes anything is a member's COSE Sign1 message that the enclave verifies, whoever the TLS caller is.
+- Operator: plaintext on a loopback address: status, metrics, gRPC health checking and reflection.
 - Metrics (`[metrics]`): plain HTTP `GET /metrics` for Prometheus to scrape, the same text as the
   operator API's `Metrics` call, served by prometheus_client's threaded HTTP server from the node's own
   registry (`node.metrics`).
@@ -47,6 +48,8 @@ from node.rpc.tls import ServerTls, caller_certificate_der
 from proto.sealchain.v1 import (
     client_pb2,
     client_pb2_grpc,
+    governance_pb2,
+    governance_pb2_grpc,
     node_pb2,
     node_pb2_grpc,
     operator_pb2,
@@ -55,6 +58,7 @@ from proto.sealchain.v1 import (
 
 _Response = TypeVar("_Response", bound=Message)
 CLIENT_SERVICE = client_pb2.DESCRIPTOR.services_by_name["Client"].full_name
+GOVERNANCE_SERVICE = governance_pb2.DESCRIPTOR.services_by_name["Governance"].full_name
 # gRPC binds with SO_REUSEPORT by default: another process could then bind a node's port too and receive
 # part of its connections. A node owns its ports; a port in use is a bind error, not a silent share.
 SERVER_OPTIONS = (("grpc.so_reuseport", 0),)
@@ -71,12 +75,6 @@ class NodeHandlers(Protocol):
 
     async def node_status(self) -> m.NodeStatusReport: ...
 
-    async def open_service(self) -> m.CallResult: ...
-
-    async def trust_node(self, node_id: str) -> m.CallResult: ...
-
-    async def remove_node(self, node_id: str) -> m.CallResult: ...
-
 
 async def _answer(
     context: grpc.aio.ServicerContext,
@@ -91,6 +89,19 @@ async def _answer(
     return respond(outcome)
 
 
+async def _client_call(
+    handlers: NodeHandlers,
+    context: grpc.aio.ServicerContext,
+    call: m.ClientCall,
+    respond: Callable[[m.CallResult], _Response],
+) -> _Response:
+    caller = caller_certificate_der(context.auth_context())
+    if caller is None:  # the port requires a client certificate; this is a belt to those braces
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, "a client certificate is required")
+    assert caller is not None
+    return await _answer(context, handlers.client_call(caller, call), respond)
+
+
 class ClientService(client_pb2_grpc.ClientServicer):
     def __init__(self, handlers: NodeHandlers) -> None:
         self._handlers = handlers
@@ -101,11 +112,7 @@ class ClientService(client_pb2_grpc.ClientServicer):
         call: m.ClientCall,
         respond: Callable[[m.CallResult], _Response],
     ) -> _Response:
-        caller = caller_certificate_der(context.auth_context())
-        if caller is None:  # the port requires a client certificate; this is a belt to those braces
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "a client certificate is required")
-        assert caller is not None
-        return await _answer(context, self._handlers.client_call(caller, call), respond)
+        return await _client_call(self._handlers, context, call, respond)
 
     async def Put(
         self, request: client_pb2.PutRequest, context: grpc.aio.ServicerContext
@@ -136,6 +143,26 @@ class ClientService(client_pb2_grpc.ClientServicer):
         self, request: client_pb2.ReceiptRequest, context: grpc.aio.ServicerContext
     ) -> client_pb2.ReceiptResponse:
         return await self._call(context, convert.receipt_call(request), convert.receipt_response)
+
+
+class GovernanceService(governance_pb2_grpc.GovernanceServicer):
+    def __init__(self, handlers: NodeHandlers) -> None:
+        self._handlers = handlers
+
+    async def Submit(
+        self, request: governance_pb2.SignedRequest, context: grpc.aio.ServicerContext
+    ) -> governance_pb2.GovernanceResponse:
+        call = convert.gov_submit_call(request)
+        return await _client_call(self._handlers, context, call, convert.governance_response)
+
+    async def Read(
+        self, request: governance_pb2.GovernanceQuery, context: grpc.aio.ServicerContext
+    ) -> governance_pb2.GovernanceRows:
+        call = convert.gov_read_call(request)
+        if isinstance(call, m.CallError):
+            await context.abort(convert.status_code(call.code), call.message, convert.error_metadata(call))
+        assert isinstance(call, m.GovRead)
+        return await _client_call(self._handlers, context, call, convert.governance_rows_response)
 
 
 class PeerService(node_pb2_grpc.PeerServicer):
@@ -198,31 +225,6 @@ class OperatorService(operator_pb2_grpc.OperatorServicer):
     ) -> operator_pb2.MetricsResponse:
         return operator_pb2.MetricsResponse(prometheus_text=generate_latest(self._metrics).decode())
 
-    async def OpenService(
-        self, request: operator_pb2.OpenServiceRequest, context: grpc.aio.ServicerContext
-    ) -> operator_pb2.OperatorActionResponse:
-        return await _answer(
-            context, self._handlers.open_service(), lambda _: operator_pb2.OperatorActionResponse()
-        )
-
-    async def TrustNode(
-        self, request: operator_pb2.TrustNodeRequest, context: grpc.aio.ServicerContext
-    ) -> operator_pb2.OperatorActionResponse:
-        return await _answer(
-            context,
-            self._handlers.trust_node(request.node_id),
-            lambda _: operator_pb2.OperatorActionResponse(),
-        )
-
-    async def RemoveNode(
-        self, request: operator_pb2.RemoveNodeRequest, context: grpc.aio.ServicerContext
-    ) -> operator_pb2.OperatorActionResponse:
-        return await _answer(
-            context,
-            self._handlers.remove_node(request.node_id),
-            lambda _: operator_pb2.OperatorActionResponse(),
-        )
-
 
 class ListenError(Exception):
     """A server address that cannot be bound."""
@@ -264,6 +266,7 @@ class NodeServers:
         self._peer = grpc.aio.server(options=SERVER_OPTIONS)
         self._operator = grpc.aio.server(options=SERVER_OPTIONS)
         client_pb2_grpc.add_ClientServicer_to_server(ClientService(handlers), self._client)  # type: ignore[no-untyped-call]
+        governance_pb2_grpc.add_GovernanceServicer_to_server(GovernanceService(handlers), self._client)  # type: ignore[no-untyped-call]
         # One server, two ports: `Peer.Stream` is served only where the caller presented a certificate.
         node_pb2_grpc.add_PeerServicer_to_server(PeerService(handlers), self._peer)  # type: ignore[no-untyped-call]
         operator_pb2_grpc.add_OperatorServicer_to_server(OperatorService(handlers, metrics), self._operator)  # type: ignore[no-untyped-call]
@@ -275,6 +278,7 @@ class NodeServers:
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._operator)
         services = (
             CLIENT_SERVICE,
+            GOVERNANCE_SERVICE,
             operator_pb2.DESCRIPTOR.services_by_name["Operator"].full_name,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,

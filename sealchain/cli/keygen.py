@@ -46,10 +46,13 @@ def _generate(
 @keygen.command("member")
 @click.argument("name")
 @click.option(
+    "--enc/--no-enc",
     "--encryption-key/--no-encryption-key",
+    "encryption_key",
     default=True,
     show_default=True,
-    help="Also create the RSA key pair that recovery shares are encrypted to.",
+    help="Also create the RSA key pair that recovery shares are encrypted to (members who take part in "
+    "recovery need one).",
 )
 @workspace_option
 @json_option

@@ -27,6 +27,8 @@ from node.network import (
 from node.platform_files import PlatformFilesError
 from sealchain.cli.errors import CliError, json_option
 from sealchain.cli.options import workspace_option
+from sealchain.client import ClientError
+from sealchain.governance import GovernanceClient, MemberSigner, activate_and_open
 from sealchain.workspace import Workspace, WorkspaceError, prepare_network_workspace
 
 UP_DEADLINE_SECONDS = 120.0
@@ -56,7 +58,8 @@ def up(
     """Create a workspace, start the nodes, open the service, print the endpoints.
 
     Creates members' and users' identities, the simulated TEE platform and one machine per node, starts
-    node0 as the genesis node and the others joining through it, then opens the service. Without
+    node0 as the genesis node and the others joining through it; then every member acks the state
+    digest (becoming Active) and the members vote transition_service_to_open. Without
     --detach it stays in the foreground; Ctrl-C stops every node cleanly."""
     workspace = Workspace.locate(workspace_dir)
     if workspace.network_json.exists() or workspace.node_dir("node0").exists():
@@ -71,14 +74,30 @@ def up(
     local = LocalNetwork(workspace.root)
     members = [f"member{i}" for i in range(member_count)]
     users = [f"user{i}" for i in range(user_count)]
+
+    def open_service() -> None:
+        """DESIGN.md 4: every member acks the state digest (Active), then they vote the service open."""
+        local.write_network_file(members, users)
+        signers = [MemberSigner.from_workspace(workspace, name) for name in members]
+        with GovernanceClient.from_workspace(workspace.root, identity=members[0]) as governance:
+            activate_and_open(governance, signers)
+
     try:
         bring_up(
-            local, node_count, identities, deadline=time.monotonic() + UP_DEADLINE_SECONDS, detach=detach
+            local,
+            node_count,
+            identities,
+            deadline=time.monotonic() + UP_DEADLINE_SECONDS,
+            open_service=open_service,
+            detach=detach,
         )
         network_file = local.write_network_file(members, users)
     except NetworkError as error:
         local.stop_all()
         raise CliError(error.code, str(error)) from None
+    except ClientError as error:
+        local.stop_all()
+        raise CliError(error.code, f"opening the service failed: {error.message}") from None
     except BaseException:
         local.stop_all()
         raise

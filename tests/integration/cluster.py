@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -22,20 +23,11 @@ from enclave.ledger.reading import ledger_chunks, read_entries
 from enclave.runtime import messages as m
 from node.config import Address, ConsensusSettings, Endpoint, IdentitySettings, NodeMode
 from node.ledger_files import FsyncPolicy
-from node.network import (
-    LocalNetwork,
-    NotReady,
-    OperatorActionRefused,
-    bring_up,
-    is_open,
-    is_primary,
-    remove_node,
-    trust_node,
-    wait_for,
-)
+from node.network import LocalNetwork, bring_up, is_open, is_primary, wait_for
 from node.raft_state_file import RaftStateFile
 from sealchain.cli import cli
 from sealchain.client import Client, ClientError, Consistency, TxStatus
+from sealchain.governance import GovernanceClient, MemberSigner, activate_and_open, propose_and_pass
 from sealchain.workspace import Workspace, prepare_network_workspace
 
 # Fast enough for tests on 2 shared cores, slow enough that a busy machine does not cause elections.
@@ -54,19 +46,47 @@ class Cluster:
     workspace: Workspace
     local: LocalNetwork
     identities: IdentitySettings
+    members: list[str] = field(default_factory=lambda: ["member0"])
     users: list[str] = field(default_factory=lambda: ["user0"])
 
     @classmethod
-    def prepare(cls, root: Path, machines: int) -> Cluster:
-        """A workspace with one member, one user and `machines` provisioned machines; no process yet."""
+    def prepare(cls, root: Path, machines: int, members: int = 1) -> Cluster:
+        """A workspace with `members` members, one user and `machines` provisioned machines; no process
+        yet."""
         workspace = Workspace(root)
-        identities = prepare_network_workspace(workspace, nodes=machines, members=1, users=1)
-        return cls(workspace, LocalNetwork(root), identities)
+        identities = prepare_network_workspace(workspace, nodes=machines, members=members, users=1)
+        return cls(workspace, LocalNetwork(root), identities, [f"member{i}" for i in range(members)])
 
     def bring_up(self, nodes: int, peers: Mapping[str, Endpoint] | None = None) -> None:
+        def open_service() -> None:
+            self.local.write_network_file(self.members, self.users)
+            with self.governance() as governance:
+                activate_and_open(governance, self.signers())
+
         deadline = time.monotonic() + UP_SECONDS
-        bring_up(self.local, nodes, self.identities, deadline=deadline, consensus=TEST_CONSENSUS, peers=peers)
-        self.local.write_network_file(["member0"], self.users)
+        bring_up(
+            self.local,
+            nodes,
+            self.identities,
+            deadline=deadline,
+            open_service=open_service,
+            consensus=TEST_CONSENSUS,
+            peers=peers,
+        )
+        self.local.write_network_file(self.members, self.users)
+
+    def governance(self, timeout: float = 30.0) -> GovernanceClient:
+        """member0's governance connection to every node in `network.json`."""
+        return GovernanceClient.from_workspace(self.workspace.root, identity="member0", timeout=timeout)
+
+    def signers(self) -> list[MemberSigner]:
+        return [MemberSigner.from_workspace(self.workspace, name) for name in self.members]
+
+    def pass_proposal(self, *actions: Mapping[str, object]) -> m.GovernanceResult:
+        """member0 proposes `actions` and the members vote for them in turn; returns once Accepted."""
+        self.local.write_network_file(self.members, self.users)
+        with self.governance() as governance:
+            return propose_and_pass(governance, self.signers(), list(actions))
 
     # -- nodes -----------------------------------------------------------------------------------
 
@@ -123,9 +143,11 @@ class Cluster:
         platform_dir: Path | None = None,
         service_cert: Path | None = None,
         environment: Mapping[str, str] | None = None,
+        service_measurements: tuple[bytes, ...] = (),
     ) -> None:
         """Starts `name` joining through `target` (a join address); `platform_dir`, `service_cert`: not
-        the workspace's; `environment`: for the process (changed code through `PYTHONPATH`)."""
+        the workspace's; `environment`: for the process (changed code through `PYTHONPATH`);
+        `service_measurements`: the service's code the joiner trusts besides its own."""
         self.local.write_node_config(
             name,
             NodeMode.JOIN,
@@ -135,46 +157,29 @@ class Cluster:
             peer=peer,
             platform_dir=platform_dir,
             service_cert=service_cert,
+            service_measurements=service_measurements,
         )
         self.local.start_node(name, environment=environment)
 
-    def remove(self, name: str, seconds: float = 30.0) -> None:
-        """The operator stand-in for governance's `remove_node`: the primary removes `name`; returns once
-        the removal is committed. Retried while the primary changes or the previous membership change
-        (a join's promotion, an earlier removal) completes: one change at a time."""
+    def remove(self, name: str) -> None:
+        """Governance's `remove_node` for `name`; returns once the proposal is Accepted (committed). The
+        Raft removal follows, one node at a time (enclave/runtime/membership.py)."""
         report = self.status(name)
         node_id = None if report is None else report.node_id
         assert node_id is not None, f"{name} reports no node id"
-        refusal: OperatorActionRefused | None = None
-
-        def attempt() -> bool | None:
-            nonlocal refusal
-            operator = self.local.nodes[self.primary()].operator_address()
-            assert operator is not None
-            try:
-                remove_node(operator, node_id)
-            except OperatorActionRefused as refused:
-                if refused.reason not in (m.ErrorCode.NOT_PRIMARY, m.ErrorCode.WRONG_STATE):
-                    raise
-                refusal = refused
-                return None
-            return True
-
-        try:
-            wait_for(f"the removal of {name}", attempt, time.monotonic() + seconds)
-        except NotReady:
-            raise AssertionError(f"{name} was not removed; last refusal: {refusal}") from None
+        self.pass_proposal({"name": "remove_node", "args": {"node_id": node_id}})
 
     def trust(self, name: str) -> None:
-        """The operator stand-in for governance: the primary trusts the pending node `name`."""
+        """Governance's `transition_node_to_trusted` for the pending node `name`."""
         pending = self.wait_until(
             name, "the join to be pending", lambda r: r.state is m.LifecycleState.PENDING
         )
         node_id = pending.node_id
         assert node_id is not None, f"{name} is pending but reports no node id"
-        operator = self.local.nodes[self.primary()].operator_address()
-        assert operator is not None
-        trust_node(operator, node_id)
+        valid_from = datetime.now(UTC).strftime("%Y%m%d%H%M%SZ")
+        self.pass_proposal(
+            {"name": "transition_node_to_trusted", "args": {"node_id": node_id, "valid_from": valid_from}}
+        )
 
     def wait_until(
         self, name: str, what: str, accept: Callable[[m.NodeStatusReport], bool], seconds: float = 30.0
@@ -216,14 +221,16 @@ class Cluster:
         state = RaftStateFile(config.path(config.raft_state)).load()
         return 0 if state is None else state.commit
 
-    def check_ledgers(self) -> int:
+    def check_ledgers(self, names: list[str] | None = None) -> int:
         """Stopped nodes only. Byte-identical committed ledgers up to the common commit index, and
-        `sealchain ledger verify` passes on every node's ledger. Returns the common commit index."""
+        `sealchain ledger verify` passes on the ledger of every node in `names` (default: all; a node
+        that never joined has none). Returns the common commit index."""
         assert not any(node.is_running() for node in self.local.nodes.values())
-        common = min(self.commit_seqno(name) for name in self.names)
+        names = names or self.names
+        common = min(self.commit_seqno(name) for name in names)
         assert common > 0, "nothing was committed on some node"
         reference: list[bytes] | None = None
-        for name in self.names:
+        for name in names:
             directory = self.ledger_dir(name)
             chunks = ledger_chunks(os.listdir(directory))
             entries = [entry.raw for entry in read_entries(chunks, _chunk_reader(directory))]

@@ -13,14 +13,16 @@ from tests.integration.cluster import Cluster
 
 @pytest.fixture
 def start_cluster(tmp_path: Path) -> Iterator[Callable[..., Cluster]]:
-    """`start_cluster(nodes=3, spare_machines=0, peers=None)`: an open service of `nodes` nodes, machines
-    provisioned for `spare_machines` more (nodes that join later), fixed peer endpoints by node name."""
+    """`start_cluster(nodes=3, spare_machines=0, peers=None, members=1)`: an open service of `nodes` nodes,
+    machines provisioned for `spare_machines` more (nodes that join later), fixed peer endpoints by node
+    name, and `members` members (all Active)."""
     clusters: list[Cluster] = []
 
     def start(
-        nodes: int = 3, spare_machines: int = 0, peers: Mapping[str, Endpoint] | None = None
+        nodes: int = 3, spare_machines: int = 0, peers: Mapping[str, Endpoint] | None = None, members: int = 1
     ) -> Cluster:
-        cluster = Cluster.prepare(tmp_path / f"workspace{len(clusters)}", nodes + spare_machines)
+        root = tmp_path / f"workspace{len(clusters)}"
+        cluster = Cluster.prepare(root, nodes + spare_machines, members)
         clusters.append(cluster)  # before any process starts, so a failed start is cleaned up too
         cluster.bring_up(nodes, peers)
         return cluster

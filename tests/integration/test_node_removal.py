@@ -1,4 +1,4 @@
-"""Membership changes under load (CCF's `remove_node`, through the operator stand-in until governance):
+"""Membership changes under load (governance's `remove_node`, passed by the member's proposal and vote):
 a fourth node joins a running service, then a follower is removed, then the primary itself, while a
 writer keeps writing through a failing-over client. The service commits throughout, no acknowledged write
 is lost, every remaining node holds every acknowledged write, the removed nodes report Retired, and the

@@ -96,6 +96,8 @@ def test_rendering_round_trips_a_join_config() -> None:
         parse_config(GENESIS_CONFIG, FILE), mode=NodeMode.JOIN, join_target=Address("127.0.0.1", 4101)
     )
     assert parse_config(render_config(config), FILE) == config
+    upgrading = replace(config, join_service_measurements=(bytes(range(32)), b"\xff" * 32))
+    assert parse_config(render_config(upgrading), FILE) == upgrading
 
 
 @pytest.mark.parametrize(
@@ -123,6 +125,14 @@ def test_rendering_round_trips_a_join_config() -> None:
             "at least one member",
         ),
         (lambda t: t.replace('mode = "start"', 'mode = "join"'), "join.target is missing"),
+        (
+            lambda t: t + '\n[join]\nservice_measurements = ["abcd"]\n',
+            "join.service_measurements must list 32-byte values in hex",
+        ),
+        (
+            lambda t: t + '\n[join]\nservice_measurements = ["' + "zz" * 32 + '"]\n',
+            "join.service_measurements must list 32-byte values in hex",
+        ),
         (lambda t: t.replace("[paths]", "[paths"), "not valid TOML"),
     ],
 )

@@ -13,10 +13,11 @@ import pytest
 from enclave.runtime import messages as m
 from node.config import IdentitySettings
 from node.main import create_host
-from node.network import is_open, is_primary
+from node.network import is_open
 from sealchain.client import Client, ClientError, TxStatus
 from sealchain.identities import generate_identity
-from tests.node.test_host_node import genesis_config, until_status, user_client
+from tests.node.governing import open_service, until_status
+from tests.node.test_host_node import genesis_config, user_client
 
 
 def test_the_client_api_accepts_the_services_users_whatever_the_config_lists(tmp_path: Path) -> None:
@@ -28,9 +29,7 @@ def test_the_client_api_accepts_the_services_users_whatever_the_config_lists(tmp
         host = create_host(config)
         await host.start()
         try:
-            await until_status(host, "genesis to lead", is_primary)
-            assert isinstance(await host.open_service(), m.WriteResult)
-            await until_status(host, "the service to open", is_open)
+            await open_service(host)
             with user_client(tmp_path, host) as client:
                 return await asyncio.to_thread(client.put, "records", b"k", b"v")
         finally:

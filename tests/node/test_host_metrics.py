@@ -18,12 +18,13 @@ from enclave.runtime import messages as m
 from node.config import LOOPBACK_ANY_PORT, Address, Endpoint, parse_config, render_config
 from node.host import Host
 from node.main import create_host
-from node.network import NetworkFile, NodeRecord, is_open, is_primary
+from node.network import NetworkFile, NodeRecord, is_primary
 from node.rpc.servers import ListenError
 from proto.sealchain.v1 import operator_pb2, operator_pb2_grpc
 from sealchain.client import ClientError
+from tests.node.governing import open_service, until, until_status
 from tests.node.test_config import FILE, GENESIS_CONFIG
-from tests.node.test_host_node import genesis_config, until, until_status, user_client
+from tests.node.test_host_node import genesis_config, user_client
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -52,12 +53,6 @@ def families(text: str) -> set[str]:
 
 def value(parsed: Samples, name: str, **labels: str) -> float | None:
     return parsed.get((name, frozenset(labels.items())))
-
-
-async def open_service(host: Host) -> None:
-    await until_status(host, "genesis to lead", is_primary)
-    assert isinstance(await host.open_service(), m.WriteResult)
-    await until_status(host, "the service to open", is_open)
 
 
 async def settled_scrape(host: Host) -> tuple[str, m.NodeStatusReport]:

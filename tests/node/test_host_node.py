@@ -5,36 +5,35 @@ and a joiner that cannot reach its target."""
 from __future__ import annotations
 
 import asyncio
+import json
 import stat
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from enclave.crypto.cose import GovMessageType
 from enclave.crypto.identity import ServiceIdentity
 from enclave.runtime import messages as m
 from node.config import Address, ConsensusSettings, Endpoint, NodeConfig, NodeMode, load_config
 from node.host import Host
 from node.ledger_files import FsyncPolicy
 from node.main import create_host
-from node.network import LocalNetwork, OperatorActionRefused, is_open, is_primary, remove_node
+from node.network import LocalNetwork, is_open, is_primary
 from node.rpc.servers import ListenError
-from proto.sealchain.v1 import operator_pb2, operator_pb2_grpc
+from node.rpc.tls import channel_credentials
+from proto.sealchain.v1 import governance_pb2, governance_pb2_grpc, operator_pb2, operator_pb2_grpc
 from sealchain.client import Client, ClientError, TxStatus
 from sealchain.workspace import Workspace, prepare_network_workspace
 from tests.integration.proxies import free_port
+from tests.node.governing import FirstMember, open_service, until_status
 
 FAST = ConsensusSettings(
     tick_interval_ms=10, election_ticks=5, signature_interval_ms=10, fsync=FsyncPolicy.NEVER
 )
-DEADLINE_SECONDS = 20.0
-T = TypeVar("T")
 
 
 def genesis_config(root: Path) -> NodeConfig:
@@ -42,24 +41,6 @@ def genesis_config(root: Path) -> NodeConfig:
     identities = prepare_network_workspace(workspace, nodes=1, members=1, users=1)
     node = LocalNetwork(root).write_node_config("node0", NodeMode.START, identities, consensus=FAST)
     return load_config(node.config_file)
-
-
-async def until(what: str, probe: Callable[[], Awaitable[T | None]]) -> T:
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while (value := await probe()) is None:
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.01)
-    return value
-
-
-async def until_status(
-    host: Host, what: str, accept: Callable[[m.NodeStatusReport], bool]
-) -> m.NodeStatusReport:
-    async def probe() -> m.NodeStatusReport | None:
-        report = await host.node_status()
-        return report if accept(report) else None
-
-    return await until(what, probe)
 
 
 def user_client(root: Path, host: Host, identity: str = "users/user0") -> Client:
@@ -84,8 +65,7 @@ def test_a_genesis_node_serves_writes_keeps_its_files_and_restarts_from_them(tmp
                 with pytest.raises(ClientError) as not_open:
                     await asyncio.to_thread(client.put, "records", b"k", b"too early")
                 assert not_open.value.code == m.ErrorCode.SERVICE_NOT_OPEN.value
-                assert isinstance(await host.open_service(), m.WriteResult)
-                await until_status(host, "the service to open", is_open)
+                await open_service(host)
                 written = await asyncio.to_thread(client.put, "records", b"k", b"v")
                 assert (await asyncio.to_thread(client.get, "records", b"k")).value == b"v"
             with user_client(tmp_path, host, "members/member0") as member:
@@ -202,26 +182,47 @@ def test_a_node_cannot_share_a_port_another_node_listens_on(tmp_path: Path) -> N
     asyncio.run(scenario())
 
 
-def test_the_operator_refuses_to_remove_an_unknown_node_or_the_last_voter(tmp_path: Path) -> None:
+def test_governance_over_grpc_refuses_forgeries_and_keeps_the_last_node(tmp_path: Path) -> None:
+    """The Governance API on the client port, with the member's certificate: a request whose signature
+    does not verify is refused and changes nothing; removing the last node fails."""
     config = genesis_config(tmp_path)
 
-    async def scenario() -> tuple[m.NodeStatusReport, list[OperatorActionRefused]]:
+    async def scenario() -> tuple[grpc.StatusCode, str, str, m.NodeStatusReport]:
         host = create_host(config)
         await host.start()
         try:
-            report = await until_status(host, "genesis to lead", is_primary)
+            await open_service(host)
+            member = FirstMember(host)
+            report = await host.node_status()
             assert report.node_id is not None
-            refusals = []
-            for node_id in ("ab" * 32, report.node_id):
-                with pytest.raises(OperatorActionRefused) as refused:
-                    await asyncio.to_thread(remove_node, host.config.operator.bind, node_id)
-                refusals.append(refused.value)
-            return await host.node_status(), refusals
+            credentials = channel_credentials(
+                (tmp_path / "service_cert.pem").read_bytes(),
+                (
+                    (tmp_path / "members/member0_cert.pem").read_bytes(),
+                    (tmp_path / "members/member0_privk.pem").read_bytes(),
+                ),
+            )
+            async with grpc.aio.secure_channel(str(host.config.client.advertised), credentials) as channel:
+                stub = governance_pb2_grpc.GovernanceStub(channel)  # type: ignore[no-untyped-call]
+                before = await stub.Read(governance_pb2.GovernanceQuery(table="proposals"))
+                proposal = {"actions": [{"name": "remove_node", "args": {"node_id": report.node_id}}]}
+                signed = bytearray(member.sign(GovMessageType.PROPOSAL, proposal))
+                signed[-1] ^= 1
+                with pytest.raises(grpc.aio.AioRpcError) as forged:
+                    await stub.Submit(governance_pb2.SignedRequest(cose_sign1=bytes(signed)))
+                after = await stub.Read(governance_pb2.GovernanceQuery(table="proposals"))
+                assert json.loads(after.rows_json) == json.loads(before.rows_json)
+            removal = await member.pass_proposal(("remove_node", {"node_id": report.node_id}))
+            return (
+                forged.value.code(),
+                forged.value.details() or "",
+                removal.body_json,
+                await host.node_status(),
+            )
         finally:
             await host.close()
 
-    after, (unknown, last_voter) = asyncio.run(scenario())
-    assert unknown.reason is m.ErrorCode.UNKNOWN_NODE
-    assert last_voter.reason is m.ErrorCode.WRONG_STATE
-    assert "last voter" in str(last_voter)
+    code, details, removal, after = asyncio.run(scenario())
+    assert code is grpc.StatusCode.INVALID_ARGUMENT and "signature" in details
+    assert "last Trusted node" in removal
     assert (after.state, after.role) == (m.LifecycleState.TRUSTED, "leader")

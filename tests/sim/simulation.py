@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from consensus import NodeId as RaftNodeId
+from enclave.crypto.cose import GovMessageType
 from enclave.ledger.entry import decode_entry
 from enclave.ledger.tables import NODES_INFO, NodeStatus
 from enclave.runtime import messages as m
@@ -28,6 +29,8 @@ from enclave.runtime.boundary import EnclaveBoundary, decode_effects, encode_inp
 from enclave.runtime.running import RunningNode
 from enclave.runtime.service_maps import read_node
 from tests.sim.world import EPOCH_MS, SETTINGS, TICK_MS, Host, addresses, carry_out, new_enclave, provisioned
+
+RETRYABLE = frozenset({m.ErrorCode.NO_PRIMARY, m.ErrorCode.NOT_READY})
 
 REPLAY_COMMAND = "SEALCHAIN_NODE_SIM_SEED={seed} .venv/bin/pytest tests/sim -k replay"
 MAP = "records"
@@ -99,6 +102,8 @@ class Simulation:
     removal: Removal = field(init=False)
     removed: int | None = None  # the node the operator removes, once chosen
     removal_asked: tuple[int, int, int] | None = None  # (node asked, request id, step) of the last ask
+    removal_proposal: str | None = None  # the open remove_node proposal the member votes for
+    governance_requests: int = 0  # signed so far (each one signed at a distinct created_at)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -209,21 +214,90 @@ class Simulation:
         self.removed = leader if self.removal is Removal.PRIMARY else self.rng.choice(others)
 
     def _ask_for_removal(self) -> None:
-        """Ask the primary until the retirement commits; ask again once answered (refused: not the
-        primary, a change in flight, rolled back) or after a while (the answer was lost in a crash)."""
+        """The member proposes `remove_node` and votes for it, through the primary, until the retirement
+        commits. A committed Open proposal gets the ballot next; anything else (refused, rolled back, or
+        unanswered for a while because the answer was lost in a crash) starts over with a new proposal."""
         if self.removed is None or self.retirement_committed():
             return
         if self.removal_asked is not None:
             asked, request_id, step = self.removal_asked
-            if request_id not in self.hosts[asked].answers and self.step_no - step < 30:
+            answer = self.hosts[asked].answers.pop(request_id, None)
+            if answer is None and self.step_no - step < 30:
                 return
-            self.hosts[asked].answers.pop(request_id, None)
+            self.removal_proposal = None
+            if isinstance(answer, m.GovernanceResult) and answer.status is m.TxStatus.COMMITTED:
+                self.removal_proposal = answer.proposal_id if answer.proposal_state == "Open" else None
         leader = self.leader()
         if leader is None:
             return
+        if self.removal_proposal is None:
+            action = {"name": "remove_node", "args": {"node_id": self.node_ids[self.removed]}}
+            call = self.member_call(GovMessageType.PROPOSAL, {"actions": [action]})
+        else:
+            call = self.member_call(GovMessageType.BALLOT, {"vote": "accept"}, self.removal_proposal)
         request_id = self._request_id()
         self.removal_asked = (leader, request_id, self.step_no)
-        self.give(leader, m.RemoveNode(request_id, self.node_ids[self.removed]))
+        self.give(leader, m.ClientRequest(request_id, provisioned().member_cert_der, call))
+
+    def member_call(
+        self, msg_type: GovMessageType, payload: object, proposal_id: str | None = None
+    ) -> m.ClientCall:
+        """A request the member signs now; each at another `created_at` (within the accepted age), so a
+        retry is never refused as a replay of the request it replaces."""
+        self.governance_requests += 1
+        created_at = self.now_ms // 1000 - self.governance_requests % 200
+        return provisioned().member_request(msg_type, payload, created_at, proposal_id)
+
+    def govern(
+        self,
+        msg_type: GovMessageType,
+        payload: object,
+        proposal_id: str | None = None,
+        *,
+        at: int | None = None,
+    ) -> m.GovernanceResult:
+        """One governance request through node `at` (default: whichever node leads), asked again until
+        it commits (for fault-free scenarios: a lost answer there means a new leader, and nothing was
+        applied)."""
+        call = self.member_call(msg_type, payload, proposal_id)
+        outcome: list[m.GovernanceResult] = []
+        asked: list[tuple[int, int]] = []
+
+        def committed() -> bool:
+            if asked:
+                index, request_id = asked[-1]
+                answer = self.hosts[index].answers.pop(request_id, None)
+                if isinstance(answer, m.GovernanceResult) and answer.status is m.TxStatus.COMMITTED:
+                    outcome.append(answer)
+                    return True
+                if answer is None and (at is not None or self.leader() == index):
+                    return False
+                if isinstance(answer, m.CallError) and answer.code not in RETRYABLE:
+                    raise SimulationFailure(f"governance refused {msg_type}: {answer}")
+            target = self.leader() if at is None else at
+            if target is not None:
+                asked.append((target, self._request_id()))
+                self.give(target, m.ClientRequest(asked[-1][1], provisioned().member_cert_der, call))
+            return False
+
+        self.run_until(committed, 400, f"a committed {msg_type} request")
+        return outcome[0]
+
+    def pass_proposal(
+        self, *actions: tuple[str, dict[str, object]], at: int | None = None
+    ) -> m.GovernanceResult:
+        """The (Active) member proposes `actions` and votes for them: the ballot's result."""
+        proposal = {"actions": [{"name": name, "args": args} for name, args in actions]}
+        proposed = self.govern(GovMessageType.PROPOSAL, proposal, at=at)
+        return self.govern(GovMessageType.BALLOT, {"vote": "accept"}, proposed.proposal_id, at=at)
+
+    def open_service(self) -> None:
+        """What `network up` does through governance: the member acks the state digest (it is then
+        Active), proposes `transition_service_to_open` and votes for it."""
+        issued = self.govern(GovMessageType.STATE_DIGEST, b"")
+        self.govern(GovMessageType.ACK, json.loads(issued.body_json))
+        voted = self.pass_proposal(("transition_service_to_open", {}))
+        assert voted.proposal_state == "Accepted", voted
 
     def retirement_committed(self) -> bool:
         assert self.removed is not None
@@ -336,7 +410,7 @@ class Simulation:
         world = provisioned()
         self.give(
             0,
-            m.StartNetwork(self.now_ms, addresses(0), (), (world.user_cert_pem,), SETTINGS),
+            m.StartNetwork(self.now_ms, addresses(0), (world.member_info,), (world.user_cert_pem,), SETTINGS),
         )
         self._learn_node_ids()
         service_cert = self.hosts[0].service_cert_pem
@@ -346,19 +420,7 @@ class Simulation:
                 index, m.JoinNetwork(self.now_ms, addresses(index), addresses(0).peer, service_cert, SETTINGS)
             )
         self.run_until(lambda: self.voters() == 3, 400, "three voters")
-        request_id = self._request_id()
-
-        def opened() -> bool:
-            leader = self.leader()
-            if leader is None:
-                return False
-            answers = self.hosts[leader].answers
-            if request_id not in answers:
-                self.give(leader, m.OpenService(request_id))
-            result = answers.pop(request_id, None)
-            return isinstance(result, m.WriteResult) and result.status is m.TxStatus.COMMITTED
-
-        self.run_until(opened, 400, "opening the service")
+        self.open_service()
 
     def submit_write(self) -> None:
         index = self.rng.randrange(3)

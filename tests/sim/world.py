@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,9 +19,11 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from enclave.crypto.certs import certificate_pem
+from enclave.crypto.cose import GovMessageType, sign_request
 from enclave.crypto.keys import MIN_ENTROPY_BYTES, identity_key_from_entropy
 from enclave.platform.api import Measurement, Platform, PlatformName, RandomBytes
 from enclave.platform.backends import open_platform
@@ -52,13 +55,43 @@ class Provisioned:
     user_cert_pem: str
     user_cert_der: bytes
     stranger_cert_der: bytes
+    # The consortium's one member (genesis makes it Accepted; `open_service` activates it).
+    member_key: ec.EllipticCurvePrivateKey
+    member_cert: x509.Certificate
+
+    @property
+    def member_info(self) -> m.MemberInfo:
+        return m.MemberInfo(certificate_pem(self.member_cert))
+
+    def member_request(
+        self,
+        msg_type: GovMessageType,
+        payload: object,
+        created_at_s: int,
+        proposal_id: str | None = None,
+    ) -> m.ClientCall:
+        """A governance request signed by the member, as a client call (its TLS identity is the member's)."""
+        content = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        signed = sign_request(
+            content,
+            self.member_key,
+            self.member_cert,
+            msg_type=msg_type,
+            created_at=created_at_s,
+            proposal_id=proposal_id,
+        )
+        return m.GovSubmit(signed)
+
+    @property
+    def member_cert_der(self) -> bytes:
+        return self.member_cert.public_bytes(serialization.Encoding.DER)
 
 
-def _self_signed(seed: int, name: str) -> x509.Certificate:
+def _self_signed(seed: int, name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     rng = random.Random(seed)
     key = identity_key_from_entropy(rng.randbytes(MIN_ENTROPY_BYTES))
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    return (
+    return key, (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(subject)
@@ -77,8 +110,9 @@ def provisioned() -> Provisioned:
     machines = tuple(
         provision_machine(f"machine{i}", roots, now=EPOCH, random_bytes=rng.randbytes) for i in range(4)
     )
-    user = _self_signed(1, "user0")
-    stranger = _self_signed(2, "stranger")
+    _, user = _self_signed(1, "user0")
+    _, stranger = _self_signed(2, "stranger")
+    member_key, member = _self_signed(3, "member0")
     der = serialization.Encoding.DER
     return Provisioned(
         {name: root.certificate for name, root in roots.items()},
@@ -86,6 +120,8 @@ def provisioned() -> Provisioned:
         certificate_pem(user),
         user.public_bytes(der),
         stranger.public_bytes(der),
+        member_key,
+        member,
     )
 
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from proto.sealchain.v1 import common_pb2 as proto_dot_sealchain_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#proto/sealchain/v1/governance.proto\x12\x0csealchain.v1\x1a\x1fproto/sealchain/v1/common.proto\"#\n\rSignedRequest\x12\x12\n\ncose_sign1\x18\x01 \x01(\x0c\"v\n\x12GovernanceResponse\x12 \n\x04txid\x18\x01 \x01(\x0b\x32\x12.sealchain.v1.TxId\x12\x13\n\x0bproposal_id\x18\x02 \x01(\t\x12\x16\n\x0eproposal_state\x18\x03 \x01(\t\x12\x11\n\tbody_json\x18\x04 \x01(\t\"$\n\rProposalQuery\x12\x13\n\x0bproposal_id\x18\x01 \x01(\t\"&\n\x0cProposalList\x12\x16\n\x0eproposals_json\x18\x01 \x03(\t\"\x1b\n\nTableQuery\x12\r\n\x05table\x18\x01 \x01(\t\"D\n\rTableResponse\x12\x11\n\trows_json\x18\x01 \x01(\t\x12 \n\x04txid\x18\x02 \x01(\x0b\x32\x12.sealchain.v1.TxId\"\x14\n\x12StateDigestRequest\"+\n\x13StateDigestResponse\x12\x14\n\x0cstate_digest\x18\x01 \x01(\t2\xba\x02\n\nGovernance\x12G\n\x06Submit\x12\x1b.sealchain.v1.SignedRequest\x1a .sealchain.v1.GovernanceResponse\x12H\n\rListProposals\x12\x1b.sealchain.v1.ProposalQuery\x1a\x1a.sealchain.v1.ProposalList\x12\x42\n\tReadTable\x12\x18.sealchain.v1.TableQuery\x1a\x1b.sealchain.v1.TableResponse\x12U\n\x0eGetStateDigest\x12 .sealchain.v1.StateDigestRequest\x1a!.sealchain.v1.StateDigestResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#proto/sealchain/v1/governance.proto\x12\x0csealchain.v1\x1a\x1fproto/sealchain/v1/common.proto\"#\n\rSignedRequest\x12\x12\n\ncose_sign1\x18\x01 \x01(\x0c\"\x9e\x01\n\x12GovernanceResponse\x12 \n\x04txid\x18\x01 \x01(\x0b\x32\x12.sealchain.v1.TxId\x12&\n\x06status\x18\x02 \x01(\x0e\x32\x16.sealchain.v1.TxStatus\x12\x13\n\x0bproposal_id\x18\x03 \x01(\t\x12\x16\n\x0eproposal_state\x18\x04 \x01(\t\x12\x11\n\tbody_json\x18\x05 \x01(\t\"-\n\x0fGovernanceQuery\x12\r\n\x05table\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\"E\n\x0eGovernanceRows\x12\x11\n\trows_json\x18\x01 \x01(\t\x12 \n\x04txid\x18\x02 \x01(\x0b\x32\x12.sealchain.v1.TxId2\x9a\x01\n\nGovernance\x12G\n\x06Submit\x12\x1b.sealchain.v1.SignedRequest\x1a .sealchain.v1.GovernanceResponse\x12\x43\n\x04Read\x12\x1d.sealchain.v1.GovernanceQuery\x1a\x1c.sealchain.v1.GovernanceRowsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,20 +34,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SIGNEDREQUEST']._serialized_start=86
   _globals['_SIGNEDREQUEST']._serialized_end=121
-  _globals['_GOVERNANCERESPONSE']._serialized_start=123
-  _globals['_GOVERNANCERESPONSE']._serialized_end=241
-  _globals['_PROPOSALQUERY']._serialized_start=243
-  _globals['_PROPOSALQUERY']._serialized_end=279
-  _globals['_PROPOSALLIST']._serialized_start=281
-  _globals['_PROPOSALLIST']._serialized_end=319
-  _globals['_TABLEQUERY']._serialized_start=321
-  _globals['_TABLEQUERY']._serialized_end=348
-  _globals['_TABLERESPONSE']._serialized_start=350
-  _globals['_TABLERESPONSE']._serialized_end=418
-  _globals['_STATEDIGESTREQUEST']._serialized_start=420
-  _globals['_STATEDIGESTREQUEST']._serialized_end=440
-  _globals['_STATEDIGESTRESPONSE']._serialized_start=442
-  _globals['_STATEDIGESTRESPONSE']._serialized_end=485
-  _globals['_GOVERNANCE']._serialized_start=488
-  _globals['_GOVERNANCE']._serialized_end=802
+  _globals['_GOVERNANCERESPONSE']._serialized_start=124
+  _globals['_GOVERNANCERESPONSE']._serialized_end=282
+  _globals['_GOVERNANCEQUERY']._serialized_start=284
+  _globals['_GOVERNANCEQUERY']._serialized_end=329
+  _globals['_GOVERNANCEROWS']._serialized_start=331
+  _globals['_GOVERNANCEROWS']._serialized_end=400
+  _globals['_GOVERNANCE']._serialized_start=403
+  _globals['_GOVERNANCE']._serialized_end=557
 # @@protoc_insertion_point(module_scope)

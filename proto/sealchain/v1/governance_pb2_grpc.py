@@ -39,20 +39,10 @@ class GovernanceStub:
                 request_serializer=proto_dot_sealchain_dot_v1_dot_governance__pb2.SignedRequest.SerializeToString,
                 response_deserializer=proto_dot_sealchain_dot_v1_dot_governance__pb2.GovernanceResponse.FromString,
                 _registered_method=True)
-        self.ListProposals = channel.unary_unary(
-                '/sealchain.v1.Governance/ListProposals',
-                request_serializer=proto_dot_sealchain_dot_v1_dot_governance__pb2.ProposalQuery.SerializeToString,
-                response_deserializer=proto_dot_sealchain_dot_v1_dot_governance__pb2.ProposalList.FromString,
-                _registered_method=True)
-        self.ReadTable = channel.unary_unary(
-                '/sealchain.v1.Governance/ReadTable',
-                request_serializer=proto_dot_sealchain_dot_v1_dot_governance__pb2.TableQuery.SerializeToString,
-                response_deserializer=proto_dot_sealchain_dot_v1_dot_governance__pb2.TableResponse.FromString,
-                _registered_method=True)
-        self.GetStateDigest = channel.unary_unary(
-                '/sealchain.v1.Governance/GetStateDigest',
-                request_serializer=proto_dot_sealchain_dot_v1_dot_governance__pb2.StateDigestRequest.SerializeToString,
-                response_deserializer=proto_dot_sealchain_dot_v1_dot_governance__pb2.StateDigestResponse.FromString,
+        self.Read = channel.unary_unary(
+                '/sealchain.v1.Governance/Read',
+                request_serializer=proto_dot_sealchain_dot_v1_dot_governance__pb2.GovernanceQuery.SerializeToString,
+                response_deserializer=proto_dot_sealchain_dot_v1_dot_governance__pb2.GovernanceRows.FromString,
                 _registered_method=True)
 
 
@@ -65,19 +55,7 @@ class GovernanceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def ListProposals(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def ReadTable(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def GetStateDigest(self, request, context):
+    def Read(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -91,20 +69,10 @@ def add_GovernanceServicer_to_server(servicer, server):
                     request_deserializer=proto_dot_sealchain_dot_v1_dot_governance__pb2.SignedRequest.FromString,
                     response_serializer=proto_dot_sealchain_dot_v1_dot_governance__pb2.GovernanceResponse.SerializeToString,
             ),
-            'ListProposals': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListProposals,
-                    request_deserializer=proto_dot_sealchain_dot_v1_dot_governance__pb2.ProposalQuery.FromString,
-                    response_serializer=proto_dot_sealchain_dot_v1_dot_governance__pb2.ProposalList.SerializeToString,
-            ),
-            'ReadTable': grpc.unary_unary_rpc_method_handler(
-                    servicer.ReadTable,
-                    request_deserializer=proto_dot_sealchain_dot_v1_dot_governance__pb2.TableQuery.FromString,
-                    response_serializer=proto_dot_sealchain_dot_v1_dot_governance__pb2.TableResponse.SerializeToString,
-            ),
-            'GetStateDigest': grpc.unary_unary_rpc_method_handler(
-                    servicer.GetStateDigest,
-                    request_deserializer=proto_dot_sealchain_dot_v1_dot_governance__pb2.StateDigestRequest.FromString,
-                    response_serializer=proto_dot_sealchain_dot_v1_dot_governance__pb2.StateDigestResponse.SerializeToString,
+            'Read': grpc.unary_unary_rpc_method_handler(
+                    servicer.Read,
+                    request_deserializer=proto_dot_sealchain_dot_v1_dot_governance__pb2.GovernanceQuery.FromString,
+                    response_serializer=proto_dot_sealchain_dot_v1_dot_governance__pb2.GovernanceRows.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -145,7 +113,7 @@ class Governance:
             _registered_method=True)
 
     @staticmethod
-    def ListProposals(request,
+    def Read(request,
             target,
             options=(),
             channel_credentials=None,
@@ -158,63 +126,9 @@ class Governance:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/sealchain.v1.Governance/ListProposals',
-            proto_dot_sealchain_dot_v1_dot_governance__pb2.ProposalQuery.SerializeToString,
-            proto_dot_sealchain_dot_v1_dot_governance__pb2.ProposalList.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def ReadTable(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/sealchain.v1.Governance/ReadTable',
-            proto_dot_sealchain_dot_v1_dot_governance__pb2.TableQuery.SerializeToString,
-            proto_dot_sealchain_dot_v1_dot_governance__pb2.TableResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def GetStateDigest(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/sealchain.v1.Governance/GetStateDigest',
-            proto_dot_sealchain_dot_v1_dot_governance__pb2.StateDigestRequest.SerializeToString,
-            proto_dot_sealchain_dot_v1_dot_governance__pb2.StateDigestResponse.FromString,
+            '/sealchain.v1.Governance/Read',
+            proto_dot_sealchain_dot_v1_dot_governance__pb2.GovernanceQuery.SerializeToString,
+            proto_dot_sealchain_dot_v1_dot_governance__pb2.GovernanceRows.FromString,
             options,
             channel_credentials,
             insecure,

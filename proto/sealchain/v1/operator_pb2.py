@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from proto.sealchain.v1 import common_pb2 as proto_dot_sealchain_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!proto/sealchain/v1/operator.proto\x12\x0csealchain.v1\x1a\x1fproto/sealchain/v1/common.proto\"\x13\n\x11NodeStatusRequest\"\xc0\x01\n\x12NodeStatusResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0c\n\x04term\x18\x03 \x01(\x04\x12\"\n\x06\x63ommit\x18\x04 \x01(\x0b\x32\x12.sealchain.v1.TxId\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x16\n\x0eservice_status\x18\x06 \x01(\t\x12 \n\x04last\x18\x07 \x01(\x0b\x32\x12.sealchain.v1.TxId\x12\x0f\n\x07primary\x18\x08 \x01(\t\"\x10\n\x0eMetricsRequest\"*\n\x0fMetricsResponse\x12\x17\n\x0fprometheus_text\x18\x01 \x01(\t\"\x14\n\x12OpenServiceRequest\"#\n\x10TrustNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\"$\n\x11RemoveNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\"\x18\n\x16OperatorActionResponse2\xa2\x03\n\x08Operator\x12O\n\nNodeStatus\x12\x1f.sealchain.v1.NodeStatusRequest\x1a .sealchain.v1.NodeStatusResponse\x12\x46\n\x07Metrics\x12\x1c.sealchain.v1.MetricsRequest\x1a\x1d.sealchain.v1.MetricsResponse\x12U\n\x0bOpenService\x12 .sealchain.v1.OpenServiceRequest\x1a$.sealchain.v1.OperatorActionResponse\x12Q\n\tTrustNode\x12\x1e.sealchain.v1.TrustNodeRequest\x1a$.sealchain.v1.OperatorActionResponse\x12S\n\nRemoveNode\x12\x1f.sealchain.v1.RemoveNodeRequest\x1a$.sealchain.v1.OperatorActionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!proto/sealchain/v1/operator.proto\x12\x0csealchain.v1\x1a\x1fproto/sealchain/v1/common.proto\"\x13\n\x11NodeStatusRequest\"\xc0\x01\n\x12NodeStatusResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0c\n\x04term\x18\x03 \x01(\x04\x12\"\n\x06\x63ommit\x18\x04 \x01(\x0b\x32\x12.sealchain.v1.TxId\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x16\n\x0eservice_status\x18\x06 \x01(\t\x12 \n\x04last\x18\x07 \x01(\x0b\x32\x12.sealchain.v1.TxId\x12\x0f\n\x07primary\x18\x08 \x01(\t\"\x10\n\x0eMetricsRequest\"*\n\x0fMetricsResponse\x12\x17\n\x0fprometheus_text\x18\x01 \x01(\t2\xa3\x01\n\x08Operator\x12O\n\nNodeStatus\x12\x1f.sealchain.v1.NodeStatusRequest\x1a .sealchain.v1.NodeStatusResponse\x12\x46\n\x07Metrics\x12\x1c.sealchain.v1.MetricsRequest\x1a\x1d.sealchain.v1.MetricsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,14 +40,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_METRICSREQUEST']._serialized_end=316
   _globals['_METRICSRESPONSE']._serialized_start=318
   _globals['_METRICSRESPONSE']._serialized_end=360
-  _globals['_OPENSERVICEREQUEST']._serialized_start=362
-  _globals['_OPENSERVICEREQUEST']._serialized_end=382
-  _globals['_TRUSTNODEREQUEST']._serialized_start=384
-  _globals['_TRUSTNODEREQUEST']._serialized_end=419
-  _globals['_REMOVENODEREQUEST']._serialized_start=421
-  _globals['_REMOVENODEREQUEST']._serialized_end=457
-  _globals['_OPERATORACTIONRESPONSE']._serialized_start=459
-  _globals['_OPERATORACTIONRESPONSE']._serialized_end=483
-  _globals['_OPERATOR']._serialized_start=486
-  _globals['_OPERATOR']._serialized_end=904
+  _globals['_OPERATOR']._serialized_start=363
+  _globals['_OPERATOR']._serialized_end=526
 # @@protoc_insertion_point(module_scope)

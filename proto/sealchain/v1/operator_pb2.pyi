@@ -39,23 +39,3 @@ class MetricsResponse(_message.Message):
     PROMETHEUS_TEXT_FIELD_NUMBER: _ClassVar[int]
     prometheus_text: str
     def __init__(self, prometheus_text: _Optional[str] = ...) -> None: ...
-
-class OpenServiceRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
-
-class TrustNodeRequest(_message.Message):
-    __slots__ = ("node_id",)
-    NODE_ID_FIELD_NUMBER: _ClassVar[int]
-    node_id: str
-    def __init__(self, node_id: _Optional[str] = ...) -> None: ...
-
-class RemoveNodeRequest(_message.Message):
-    __slots__ = ("node_id",)
-    NODE_ID_FIELD_NUMBER: _ClassVar[int]
-    node_id: str
-    def __init__(self, node_id: _Optional[str] = ...) -> None: ...
-
-class OperatorActionResponse(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...

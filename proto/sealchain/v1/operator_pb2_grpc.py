@@ -44,21 +44,6 @@ class OperatorStub:
                 request_serializer=proto_dot_sealchain_dot_v1_dot_operator__pb2.MetricsRequest.SerializeToString,
                 response_deserializer=proto_dot_sealchain_dot_v1_dot_operator__pb2.MetricsResponse.FromString,
                 _registered_method=True)
-        self.OpenService = channel.unary_unary(
-                '/sealchain.v1.Operator/OpenService',
-                request_serializer=proto_dot_sealchain_dot_v1_dot_operator__pb2.OpenServiceRequest.SerializeToString,
-                response_deserializer=proto_dot_sealchain_dot_v1_dot_operator__pb2.OperatorActionResponse.FromString,
-                _registered_method=True)
-        self.TrustNode = channel.unary_unary(
-                '/sealchain.v1.Operator/TrustNode',
-                request_serializer=proto_dot_sealchain_dot_v1_dot_operator__pb2.TrustNodeRequest.SerializeToString,
-                response_deserializer=proto_dot_sealchain_dot_v1_dot_operator__pb2.OperatorActionResponse.FromString,
-                _registered_method=True)
-        self.RemoveNode = channel.unary_unary(
-                '/sealchain.v1.Operator/RemoveNode',
-                request_serializer=proto_dot_sealchain_dot_v1_dot_operator__pb2.RemoveNodeRequest.SerializeToString,
-                response_deserializer=proto_dot_sealchain_dot_v1_dot_operator__pb2.OperatorActionResponse.FromString,
-                _registered_method=True)
 
 
 class OperatorServicer:
@@ -76,24 +61,6 @@ class OperatorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def OpenService(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def TrustNode(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def RemoveNode(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
 
 def add_OperatorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -106,21 +73,6 @@ def add_OperatorServicer_to_server(servicer, server):
                     servicer.Metrics,
                     request_deserializer=proto_dot_sealchain_dot_v1_dot_operator__pb2.MetricsRequest.FromString,
                     response_serializer=proto_dot_sealchain_dot_v1_dot_operator__pb2.MetricsResponse.SerializeToString,
-            ),
-            'OpenService': grpc.unary_unary_rpc_method_handler(
-                    servicer.OpenService,
-                    request_deserializer=proto_dot_sealchain_dot_v1_dot_operator__pb2.OpenServiceRequest.FromString,
-                    response_serializer=proto_dot_sealchain_dot_v1_dot_operator__pb2.OperatorActionResponse.SerializeToString,
-            ),
-            'TrustNode': grpc.unary_unary_rpc_method_handler(
-                    servicer.TrustNode,
-                    request_deserializer=proto_dot_sealchain_dot_v1_dot_operator__pb2.TrustNodeRequest.FromString,
-                    response_serializer=proto_dot_sealchain_dot_v1_dot_operator__pb2.OperatorActionResponse.SerializeToString,
-            ),
-            'RemoveNode': grpc.unary_unary_rpc_method_handler(
-                    servicer.RemoveNode,
-                    request_deserializer=proto_dot_sealchain_dot_v1_dot_operator__pb2.RemoveNodeRequest.FromString,
-                    response_serializer=proto_dot_sealchain_dot_v1_dot_operator__pb2.OperatorActionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -177,87 +129,6 @@ class Operator:
             '/sealchain.v1.Operator/Metrics',
             proto_dot_sealchain_dot_v1_dot_operator__pb2.MetricsRequest.SerializeToString,
             proto_dot_sealchain_dot_v1_dot_operator__pb2.MetricsResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def OpenService(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/sealchain.v1.Operator/OpenService',
-            proto_dot_sealchain_dot_v1_dot_operator__pb2.OpenServiceRequest.SerializeToString,
-            proto_dot_sealchain_dot_v1_dot_operator__pb2.OperatorActionResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def TrustNode(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/sealchain.v1.Operator/TrustNode',
-            proto_dot_sealchain_dot_v1_dot_operator__pb2.TrustNodeRequest.SerializeToString,
-            proto_dot_sealchain_dot_v1_dot_operator__pb2.OperatorActionResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def RemoveNode(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/sealchain.v1.Operator/RemoveNode',
-            proto_dot_sealchain_dot_v1_dot_operator__pb2.RemoveNodeRequest.SerializeToString,
-            proto_dot_sealchain_dot_v1_dot_operator__pb2.OperatorActionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -70,11 +70,21 @@ def test_a_pending_node_is_trusted_by_vote() -> None:
 def test_removing_nodes_retires_trusted_ones_and_forgets_pending_ones() -> None:
     service = Governed.create(2)
     trusted = service.record_node(1, NodeStatus.TRUSTED)
+    staying = service.record_node(3, NodeStatus.TRUSTED)
     pending = service.record_node(2, NodeStatus.PENDING)
     service.pass_proposal(("remove_node", {"node_id": trusted}), ("remove_node", {"node_id": pending}))
     assert node_status(service, trusted) == "Retired"
+    assert node_status(service, staying) == "Trusted"
     assert node_status(service, pending) is None
     assert service.store.begin().get(ENDORSED_NODE_CERTIFICATES, pending.encode()) is None
+
+
+def test_the_last_trusted_node_is_never_removed() -> None:
+    service = Governed.create(1)
+    last = service.record_node(1, NodeStatus.TRUSTED)
+    proposal = service.pass_proposal(("remove_node", {"node_id": last}))
+    assert state_of(service, proposal) is ProposalState.FAILED
+    assert node_status(service, last) == "Trusted"
 
 
 def test_adding_a_measurement_allows_it_and_removing_it_drops_open_proposals() -> None:

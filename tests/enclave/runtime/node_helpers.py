@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import random
 
+from enclave.crypto.cose import GovMessageType
 from enclave.crypto.keys import MIN_ENTROPY_BYTES, IdentityKey, identity_key_from_entropy
 from enclave.platform.api import Measurement
 from enclave.runtime import join_wire
@@ -23,13 +26,21 @@ from tests.sim.world import (
 )
 
 NO_FAULTS = Faults(drop=0, duplicate=0, max_delay=1, crash=0, restart=0, partition=0, heal=0)
+# The hosts' wall clock after their first ticks: it only moves forward (signatures are due by time, and
+# each governance request is signed at its own second, so none is a replay of another).
+_CLOCK_MS = itertools.count(EPOCH_MS + 1000, 1000)
+_REQUEST_IDS = itertools.count(10_000)
 
 
 def start_alone(seed: int = 1, index: int = 0) -> tuple[Host, random.Random]:
     """One node that started a network; ticked until it committed its genesis and signed."""
     rng = random.Random(seed)
     host = Host(index, new_enclave(index, rng))
-    give(host, m.StartNetwork(EPOCH_MS, addresses(index), (), (provisioned().user_cert_pem,), SETTINGS))
+    world = provisioned()
+    give(
+        host,
+        m.StartNetwork(EPOCH_MS, addresses(index), (world.member_info,), (world.user_cert_pem,), SETTINGS),
+    )
     for tick in range(1, 5):
         give(host, m.Tick(EPOCH_MS + 10 * tick))
     return host, rng
@@ -42,10 +53,13 @@ def give(host: Host, message: m.HostInput) -> list[m.Effect]:
     return effects
 
 
-def tick_for_a_while(host: Host, from_ms: int = EPOCH_MS + 1000) -> None:
-    """Long enough for the signature policy (30 ms) to sign what is pending."""
+def tick_for_a_while(host: Host) -> list[m.Effect]:
+    """Long enough for the signature policy (30 ms) to sign what is pending; the effects."""
+    start_ms = next(_CLOCK_MS)
+    effects: list[m.Effect] = []
     for tick in range(5):
-        give(host, m.Tick(from_ms + 10 * tick))
+        effects += give(host, m.Tick(start_ms + 10 * tick))
+    return effects
 
 
 def ledger_secret_of(host: Host) -> bytes:
@@ -57,9 +71,39 @@ def put(key: bytes, request_id: int, cert_der: bytes | None = None) -> m.ClientR
     return m.ClientRequest(request_id, cert_der or provisioned().user_cert_der, m.Put(MAP, key, b"value"))
 
 
+def govern(
+    host: Host, msg_type: GovMessageType, payload: object, proposal_id: str | None = None
+) -> m.CallResult:
+    """The member's signed request given to `host` (alone, or the primary), ticked until answered."""
+    request_id = next(_REQUEST_IDS)
+    now_ms = next(_CLOCK_MS)
+    give(host, m.Tick(now_ms))
+    call = provisioned().member_request(msg_type, payload, now_ms // 1000, proposal_id)
+    give(host, m.ClientRequest(request_id, provisioned().member_cert_der, call))
+    for _ in range(5):
+        if request_id in host.answers:
+            break
+        tick_for_a_while(host)
+    return host.answers.pop(request_id)
+
+
+def committed(result: m.CallResult) -> m.GovernanceResult:
+    assert isinstance(result, m.GovernanceResult) and result.status is m.TxStatus.COMMITTED, result
+    return result
+
+
+def pass_proposal(host: Host, *actions: tuple[str, dict[str, object]]) -> m.GovernanceResult:
+    """The (Active) member proposes `actions` and votes for them: the ballot's result."""
+    proposal = {"actions": [{"name": name, "args": args} for name, args in actions]}
+    proposed = committed(govern(host, GovMessageType.PROPOSAL, proposal))
+    return committed(govern(host, GovMessageType.BALLOT, {"vote": "accept"}, proposed.proposal_id))
+
+
 def open_service(host: Host) -> None:
-    give(host, m.OpenService(999))
-    assert host.answers.pop(999) == m.WriteResult(m.TxRef(2, 5), m.TxStatus.COMMITTED)
+    """As `network up` does: the member activates (acks the state digest) and opens the service."""
+    issued = committed(govern(host, GovMessageType.STATE_DIGEST, b""))
+    committed(govern(host, GovMessageType.ACK, json.loads(issued.body_json)))
+    assert pass_proposal(host, ("transition_service_to_open", {})).proposal_state == "Accepted"
 
 
 def three_nodes(seed: int = 11) -> Simulation:

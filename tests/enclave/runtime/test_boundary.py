@@ -93,10 +93,28 @@ def test_a_flipped_byte_decodes_or_gives_a_boundary_error(message: m.HostInput, 
 
 
 @pytest.mark.parametrize(
-    "message", [m.RemoveNode(7, "ab" * 32), m.RemoveNode(0, ""), m.TrustNode(3, "cd" * 32)]
+    "message",
+    [
+        m.ClientRequest(7, b"cert", m.GovSubmit(b"\xd2\x84signed")),
+        m.ClientRequest(0, b"", m.GovRead(m.GovTable.PROPOSALS, "ab" * 32)),
+        m.ClientRequest(3, b"cert", m.GovRead(m.GovTable.MEMBERS)),
+    ],
 )
-def test_operator_inputs_round_trip(message: m.HostInput) -> None:
+def test_governance_calls_round_trip(message: m.HostInput) -> None:
     assert decode_input(encode_input(message)) == message
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        m.GovernanceResult(m.TxRef(2, 9), m.TxStatus.COMMITTED, "ab" * 32, "Open", "{}"),
+        m.GovernanceResult(m.TxRef(2, 9), m.TxStatus.INVALID, None, None, '{"state_digest": "00"}'),
+        m.GovernanceRows("[]", m.TxRef(3, 1)),
+    ],
+)
+def test_governance_results_round_trip(result: m.CallResult) -> None:
+    batch: list[m.Effect] = [m.RespondToClient(5, result)]
+    assert decode_effects(encode_effects(batch)) == batch
 
 
 @pytest.mark.parametrize(

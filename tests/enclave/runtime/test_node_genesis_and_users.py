@@ -1,4 +1,4 @@
-"""Genesis, users and the operator stand-ins on one real enclave."""
+"""Genesis, users and governance that does not fit the state, on one real enclave."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ from enclave.ledger.audit import audit_ledger
 from enclave.ledger.receipts import Receipt, verify_receipt
 from enclave.runtime import messages as m
 from node.ledger_files import LedgerFiles
-from tests.enclave.runtime.node_helpers import give, open_service, put, start_alone, tick_for_a_while
+from tests.enclave.runtime.node_helpers import (
+    give,
+    open_service,
+    pass_proposal,
+    put,
+    start_alone,
+    tick_for_a_while,
+)
 from tests.sim.simulation import MAP
 from tests.sim.world import EPOCH_MS, SETTINGS, addresses, new_enclave, provisioned
 
@@ -88,15 +95,15 @@ def test_a_user_writes_reads_and_gets_a_receipt() -> None:
     assert (verified.view, verified.seqno) == (result.txid.view, result.txid.seqno)
 
 
-def test_operator_actions_that_do_not_fit_are_refused() -> None:
+def test_governance_actions_that_do_not_fit_the_state_fail() -> None:
     service, _ = start_alone()
-    give(service, m.TrustNode(1, "ab" * 32))
     open_service(service)
-    give(service, m.OpenService(2))
-    assert [service.answers[1].code, service.answers[2].code] == [  # type: ignore[union-attr]
-        m.ErrorCode.UNKNOWN_NODE,
-        m.ErrorCode.WRONG_STATE,
-    ]
+    unknown = pass_proposal(
+        service, ("transition_node_to_trusted", {"node_id": "ab" * 32, "valid_from": "20260601000000Z"})
+    )
+    again = pass_proposal(service, ("transition_service_to_open", {}))
+    assert [unknown.proposal_state, again.proposal_state] == ["Failed", "Failed"]
+    assert "does not exist" in unknown.body_json and "cannot open from Open" in again.body_json
 
 
 def test_the_node_reports_its_status() -> None:

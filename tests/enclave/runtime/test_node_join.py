@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 from dataclasses import replace
 
 from enclave.crypto.ids import node_id_of
@@ -17,13 +18,13 @@ from tests.enclave.runtime.node_helpers import (
     joiner_key,
     ledger_secret_of,
     open_service,
+    pass_proposal,
     request_from,
     start_alone,
     start_join,
-    tick_for_a_while,
 )
 from tests.sim.simulation import Simulation
-from tests.sim.world import OTHER_MEASUREMENT, SETTINGS, addresses
+from tests.sim.world import EPOCH_MS, MEASUREMENT, OTHER_MEASUREMENT, SETTINGS, Host, addresses, new_enclave
 
 
 def test_a_genuine_joiner_is_accepted_before_the_service_opens() -> None:
@@ -114,10 +115,11 @@ def test_a_node_joining_an_open_service_is_pending_until_trusted() -> None:
     open_service(service)
     answer = join_answer(service, request_from(1))
     assert isinstance(answer, join_wire.JoinPending)
-    give(service, m.TrustNode(900, node_id_of(joiner_key(5).public_key())))
-    tick_for_a_while(service)
-    result = service.answers[900]
-    assert isinstance(result, m.WriteResult) and result.status is m.TxStatus.COMMITTED
+    node_id = node_id_of(joiner_key(5).public_key())
+    trusted = pass_proposal(
+        service, ("transition_node_to_trusted", {"node_id": node_id, "valid_from": "20260601000000Z"})
+    )
+    assert trusted.proposal_state == "Accepted"
     assert isinstance(join_answer(service, request_from(1)), join_wire.JoinAccepted)
 
 
@@ -152,3 +154,42 @@ def test_a_joining_node_reports_the_id_the_operator_trusts_it_under() -> None:
     assert isinstance(report, m.NodeStatusReport)
     assert report.state is m.LifecycleState.JOINING
     assert report.node_id == hashlib.sha256(announced_key).hexdigest()
+
+
+def upgraded_joiner(service: Host, service_measurements: tuple[bytes, ...]) -> tuple[Host, list[m.Effect]]:
+    """Node 1 running other code (`OTHER_MEASUREMENT`, always the same key) asks `service`; the joiner
+    and the effects of the answer."""
+    joiner = Host(1, new_enclave(1, random.Random(9), OTHER_MEASUREMENT))
+    assert service.service_cert_pem is not None
+    join = m.JoinNetwork(
+        EPOCH_MS, addresses(1), addresses(0).peer, service.service_cert_pem, SETTINGS, service_measurements
+    )
+    (request,) = [e.request for e in give(joiner, join) if isinstance(e, m.SendJoinRequest)]
+    answered = give(service, m.JoinRequestReceived(3, request))
+    (response,) = [e.response for e in answered if isinstance(e, m.RespondToJoin)]
+    return joiner, give(joiner, m.JoinResponseReceived(response))
+
+
+def test_new_code_allowed_by_governance_joins_old_code_its_operator_trusts() -> None:
+    """A code upgrade: members allow the new measurement; the new node trusts the service's old code only
+    when its operator lists that measurement."""
+    service, _ = start_alone()
+    open_service(service)
+    allowed = pass_proposal(
+        service, ("add_measurement", {"platform": "sgx-sim", "measurement": OTHER_MEASUREMENT.hex()})
+    )
+    assert allowed.proposal_state == "Accepted"
+    pending, _ = upgraded_joiner(service, ())
+    give(pending, m.NodeStatusQuery(1))
+    node_id = pending.statuses[-1].node_id
+    assert pending.statuses[-1].state is m.LifecycleState.PENDING and node_id is not None
+    trusted = pass_proposal(
+        service, ("transition_node_to_trusted", {"node_id": node_id, "valid_from": "20260601000000Z"})
+    )
+    assert trusted.proposal_state == "Accepted"
+
+    cautious, effects = upgraded_joiner(service, ())
+    assert cautious.enclave is not None and cautious.enclave.state is m.LifecycleState.JOINING
+    assert "MeasurementNotAllowed" in effects[0].text  # type: ignore[union-attr]
+    upgraded, _ = upgraded_joiner(service, (MEASUREMENT,))
+    assert upgraded.enclave is not None and upgraded.enclave.state is m.LifecycleState.TRUSTED

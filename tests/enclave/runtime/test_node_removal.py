@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+from enclave.crypto.cose import GovMessageType
 from enclave.crypto.ids import NodeId, node_id_of
 from enclave.ledger.tables import NodeStatus
 from enclave.runtime import join_wire
 from enclave.runtime import messages as m
 from enclave.runtime.peer_wire import PayloadKind
+from enclave.runtime.running import RunningNode
 from enclave.runtime.service_maps import read_node
 from tests.enclave.runtime.node_helpers import (
     give,
     join_answer,
     joiner_key,
     open_service,
+    pass_proposal,
     request_from,
     start_alone,
     three_nodes,
-    tick_for_a_while,
 )
 from tests.sim.simulation import MAP, Simulation
-from tests.sim.world import provisioned
+from tests.sim.world import Host, provisioned
 
 S = m.LifecycleState
 RETIRED = S.RETIRED
@@ -33,36 +35,44 @@ def primary_and_follower() -> tuple[Simulation, int, int]:
     return simulation, leader, (leader + 1) % 3
 
 
-def retire(simulation: Simulation, leader: int, gone: int) -> None:
-    """Remove node `gone` through the primary and wait until it knows it is Retired."""
-    assert committed(remove(simulation, leader, simulation.node_ids[gone]))
+def retire(simulation: Simulation, gone: int) -> None:
+    """Members remove node `gone` and it learns that it is Retired."""
+    assert accepted(remove(simulation, simulation.node_ids[gone]))
     simulation.run_until(lambda: simulation.state_of(gone) is RETIRED, 100, f"node {gone} retiring")
 
 
-def remove(simulation: Simulation, at: int, node_id: str) -> m.CallResult:
-    """The operator's RemoveNode, given to node `at`; ticks until the answer comes."""
-    request_id = 1_000_000 + simulation.step_no
-    simulation.give(at, m.RemoveNode(request_id, node_id))
+def remove(simulation: Simulation, node_id: str, at: int | None = None) -> m.GovernanceResult:
+    """Governance's `remove_node`, proposed and voted through node `at` (default: the primary)."""
+    return simulation.pass_proposal(("remove_node", {"node_id": node_id}), at=at)
+
+
+def ask(simulation: Simulation, at: int, caller_cert_der: bytes, call: m.ClientCall) -> m.CallResult:
+    request_id = 2_000_000 + simulation.step_no
+    simulation.give(at, m.ClientRequest(request_id, caller_cert_der, call))
     answers = simulation.hosts[at].answers
-    simulation.run_until(lambda: request_id in answers, 100, "an answer to RemoveNode")
+    simulation.run_until(lambda: request_id in answers, 100, "an answer")
     return answers.pop(request_id)
 
 
 def write_through(simulation: Simulation, at: int, key: bytes) -> m.CallResult:
-    request_id = 2_000_000 + simulation.step_no
-    call = m.Put(MAP, key, b"after the removal")
-    simulation.give(at, m.ClientRequest(request_id, provisioned().user_cert_der, call))
-    answers = simulation.hosts[at].answers
-    simulation.run_until(lambda: request_id in answers, 100, "an answer to a write")
-    return answers.pop(request_id)
+    return ask(simulation, at, provisioned().user_cert_der, m.Put(MAP, key, b"after the removal"))
 
 
 def voters(simulation: Simulation, index: int) -> set[str]:
     return set(simulation.running(index).rep.raft.configuration.voters)
 
 
+def service_node(host: Host) -> RunningNode:
+    assert host.enclave is not None and host.enclave.node is not None
+    return host.enclave.node
+
+
 def committed(result: m.CallResult) -> bool:
     return isinstance(result, m.WriteResult) and result.status is m.TxStatus.COMMITTED
+
+
+def accepted(result: m.GovernanceResult) -> bool:
+    return result.status is m.TxStatus.COMMITTED and result.proposal_state == "Accepted"
 
 
 def settle(simulation: Simulation, steps: int = 60) -> None:
@@ -75,7 +85,7 @@ def test_a_removed_follower_ends_retired_and_the_other_two_keep_committing() -> 
     other = 3 - leader - gone
     gone_id = simulation.node_ids[gone]
 
-    retire(simulation, leader, gone)
+    retire(simulation, gone)
     simulation.run_until(lambda: gone_id not in voters(simulation, leader), 100, "the Raft removal")
     settle(simulation)
 
@@ -98,7 +108,7 @@ def test_a_removed_follower_ends_retired_and_the_other_two_keep_committing() -> 
 
 def test_a_retired_node_answers_clients_with_a_clear_error_and_never_campaigns() -> None:
     simulation, leader, gone = primary_and_follower()
-    retire(simulation, leader, gone)
+    retire(simulation, gone)
     raft = simulation.running(gone).rep.raft
     term = raft.term
 
@@ -108,7 +118,9 @@ def test_a_retired_node_answers_clients_with_a_clear_error_and_never_campaigns()
     answer = write_through(simulation, gone, b"refused")
     assert isinstance(answer, m.CallError) and answer.code is m.ErrorCode.WRONG_STATE
     assert "Retired" in answer.message
-    again = remove(simulation, gone, simulation.node_ids[leader])
+    proposal = {"actions": [{"name": "remove_node", "args": {"node_id": simulation.node_ids[leader]}}]}
+    request = simulation.member_call(GovMessageType.PROPOSAL, proposal)
+    again = ask(simulation, gone, provisioned().member_cert_der, request)
     assert isinstance(again, m.CallError) and again.code is m.ErrorCode.WRONG_STATE
 
 
@@ -117,7 +129,7 @@ def test_a_follower_that_is_down_is_removed_all_the_same() -> None:
     gone_id = simulation.node_ids[gone]
     simulation.hosts[gone].crash()
 
-    assert committed(remove(simulation, leader, gone_id))
+    assert accepted(remove(simulation, gone_id))
     simulation.run_until(lambda: gone_id not in voters(simulation, leader), 100, "the Raft removal")
 
     assert committed(write_through(simulation, leader, b"without it"))
@@ -127,7 +139,7 @@ def test_removing_the_primary_hands_over_and_writes_continue() -> None:
     simulation, old, _ = primary_and_follower()
     old_id = simulation.node_ids[old]
 
-    assert committed(remove(simulation, old, old_id))
+    assert accepted(remove(simulation, old_id, at=old))
     simulation.run_until(
         lambda: simulation.leader() not in (None, old) and simulation.state_of(old) is RETIRED,
         200,
@@ -147,63 +159,54 @@ def test_removing_the_primary_hands_over_and_writes_continue() -> None:
     assert simulation.hosts[old].statuses[-1].state is RETIRED
 
 
-def test_removing_an_unknown_or_retired_node_is_refused_and_changes_nothing() -> None:
+def test_removing_an_unknown_or_retired_node_fails_and_changes_no_node() -> None:
     simulation, leader, gone = primary_and_follower()
-    last = len(simulation.hosts[leader].written.ledger)
 
-    unknown = remove(simulation, leader, "ab" * 32)
+    unknown = remove(simulation, "ab" * 32)
 
-    assert isinstance(unknown, m.CallError) and unknown.code is m.ErrorCode.UNKNOWN_NODE
-    assert len(simulation.hosts[leader].written.ledger) == last
-    retire(simulation, leader, gone)
-    twice = remove(simulation, leader, simulation.node_ids[gone])
-    assert isinstance(twice, m.CallError) and twice.code is m.ErrorCode.WRONG_STATE
-    assert "Retired" in twice.message
+    assert unknown.proposal_state == "Failed" and "does not exist" in unknown.body_json
+    assert read_node(simulation.running(leader).rep.kv.begin_committed(), "ab" * 32) is None
+    retire(simulation, gone)
+    twice = remove(simulation, simulation.node_ids[gone])
+    assert twice.proposal_state == "Failed" and "already Retired" in twice.body_json
 
 
-def test_a_second_removal_while_one_is_in_flight_is_refused_and_changes_nothing() -> None:
+def test_two_removals_passed_at_once_leave_the_configuration_one_at_a_time() -> None:
     simulation, leader, follower = primary_and_follower()
     first, second = simulation.node_ids[follower], simulation.node_ids[3 - leader - follower]
-    host = simulation.hosts[leader]
-    simulation.give(leader, m.RemoveNode(1, first))
-    last = len(host.written.ledger)
 
-    effects = simulation.give(leader, m.RemoveNode(2, second))
+    both = simulation.pass_proposal(("remove_node", {"node_id": first}), ("remove_node", {"node_id": second}))
 
-    answer = host.answers.pop(2)
-    assert isinstance(answer, m.CallError) and answer.code is m.ErrorCode.WRONG_STATE
-    assert "one membership change at a time" in answer.message
-    assert not [effect for effect in effects if isinstance(effect, m.AppendLedger)]
-    assert len(host.written.ledger) == last
-    record = read_node(simulation.running(leader).rep.kv.begin(), second)
-    assert record is not None and record.status is NodeStatus.TRUSTED
+    assert accepted(both)
+    leader_id = simulation.node_ids[leader]
+    simulation.run_until(lambda: voters(simulation, leader) == {leader_id}, 300, "both Raft removals")
+    assert committed(write_through(simulation, leader, b"alone"))
 
 
-def test_removing_the_last_voter_is_refused() -> None:
+def test_removing_the_last_node_fails() -> None:
     host, _ = start_alone()
+    open_service(host)
     enclave = host.enclave
     assert enclave is not None and enclave.node is not None
-    last = len(host.written.ledger)
 
-    give(host, m.RemoveNode(3, enclave.node.node_id))
+    answer = pass_proposal(host, ("remove_node", {"node_id": enclave.node.node_id}))
 
-    answer = host.answers.pop(3)
-    assert isinstance(answer, m.CallError) and answer.code is m.ErrorCode.WRONG_STATE
-    assert "last voter" in answer.message
-    assert len(host.written.ledger) == last and enclave.state is S.TRUSTED
+    assert answer.proposal_state == "Failed" and "last Trusted node" in answer.body_json
+    assert enclave.state is S.TRUSTED
 
 
-def test_a_follower_refuses_removal_as_not_the_primary() -> None:
+def test_a_removal_sent_to_a_follower_is_forwarded_to_the_primary() -> None:
     simulation, leader, follower = primary_and_follower()
+    other = 3 - leader - follower
 
-    answer = remove(simulation, follower, simulation.node_ids[leader])
+    assert accepted(remove(simulation, simulation.node_ids[other], at=follower))
 
-    assert isinstance(answer, m.CallError) and answer.code is m.ErrorCode.NOT_PRIMARY
+    simulation.run_until(lambda: simulation.state_of(other) is RETIRED, 100, "the removal")
 
 
 def test_a_retired_node_stays_retired_across_a_restart() -> None:
-    simulation, leader, gone = primary_and_follower()
-    retire(simulation, leader, gone)
+    simulation, _, gone = primary_and_follower()
+    retire(simulation, gone)
     settle(simulation, 5)
 
     simulation.hosts[gone].crash()
@@ -219,7 +222,7 @@ def test_a_removed_node_gets_no_channel_back() -> None:
     """Its certificate is still endorsed, but once its removal commits its handshakes are refused."""
     simulation, leader, gone = primary_and_follower()
     gone_id, leader_id = simulation.node_ids[gone], simulation.node_ids[leader]
-    assert committed(remove(simulation, leader, gone_id))
+    assert accepted(remove(simulation, gone_id))
     simulation.run_until(lambda: gone_id not in voters(simulation, leader), 100, "the Raft removal")
     settle(simulation, 5)
     (hello,) = simulation.running(gone).peers.send(NodeId(leader_id), PayloadKind.FORWARD, b"anyone?")
@@ -232,14 +235,15 @@ def test_a_removed_node_gets_no_channel_back() -> None:
     assert "removed from the service" in log.text
 
 
-def test_a_pending_node_can_be_removed_and_may_not_join_again() -> None:
+def test_a_pending_node_removed_by_governance_is_forgotten_and_never_trusted_by_asking_again() -> None:
+    """CCF: removing a Pending node deletes its record; asking again makes it Pending anew."""
     service, _ = start_alone()
     open_service(service)
     assert isinstance(join_answer(service, request_from(1)), join_wire.JoinPending)
+    node_id = node_id_of(joiner_key(5).public_key())
 
-    give(service, m.RemoveNode(901, node_id_of(joiner_key(5).public_key())))
-    tick_for_a_while(service)
+    removed = pass_proposal(service, ("remove_node", {"node_id": node_id}))
 
-    assert committed(service.answers.pop(901))
-    answer = join_answer(service, request_from(1))
-    assert isinstance(answer, join_wire.JoinRejected) and "removed" in answer.reason
+    assert removed.proposal_state == "Accepted"
+    assert read_node(service_node(service).rep.kv.begin_committed(), node_id) is None
+    assert isinstance(join_answer(service, request_from(1)), join_wire.JoinPending)

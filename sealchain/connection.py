@@ -1,0 +1,188 @@
+"""Channels to a service's nodes, and failover between them: what `Client` and `GovernanceClient` share.
+
+A connection authenticates with a member's or user's certificate (mTLS) and trusts only nodes endorsed by
+the service certificate. A call goes to one node; when that node cannot serve it (unreachable, or a
+refusal the caller declares "another node may serve") the call moves on to the next node, with
+exponential backoff, until the call's deadline. Every other refusal is raised at once as `ClientError`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, ClassVar, Generic, Self, TypeVar
+
+import grpc
+
+from enclave.runtime.messages import ErrorCode
+from node.network import read_network_file
+from node.rpc import convert
+from node.rpc.tls import channel_credentials
+from sealchain.workspace import Role, Workspace, WorkspaceError
+
+DEFAULT_TIMEOUT_SECONDS = 30.0
+_INITIAL_BACKOFF_SECONDS = 0.05
+_MAX_BACKOFF_SECONDS = 0.5
+_RETRYABLE_STATUS = frozenset({grpc.StatusCode.UNAVAILABLE})
+
+Stub = TypeVar("Stub")
+_Result = TypeVar("_Result")
+
+
+class ClientError(Exception):
+    """A call the service refused or could not serve. `code` is the node's `ErrorCode` value (e.g.
+    "NotAUser") or, for a transport failure, the gRPC status name (e.g. "UNAVAILABLE")."""
+
+    def __init__(self, code: str, message: str, *, retryable: bool = False) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceAccess:
+    """Where a service's nodes are and who calls them: client endpoints ("host:port"), the service
+    certificate that endorses the nodes, and the caller's certificate and private key (PEM)."""
+
+    addresses: tuple[str, ...]
+    service_cert_pem: bytes
+    cert_pem: bytes
+    key_pem: bytes
+
+    @classmethod
+    def from_workspace(cls, workspace: Path | None, identity: str) -> ServiceAccess:
+        """The network recorded in the workspace's `network.json`, as `identity` (a user's or a member's
+        name, e.g. "user0" or "member1"); `WorkspaceError` ("unknown_identity") for anyone else."""
+        ws = Workspace.locate(workspace)
+        role = Role.MEMBER if identity in ws.identity_names(Role.MEMBER) else Role.USER
+        files = ws.identity_files(role, identity)
+        if not files.cert.exists():
+            raise WorkspaceError("unknown_identity", f"no user or member named {identity!r} in {ws.root}")
+        return cls.to_network(ws, files.cert.read_bytes(), files.private_key.read_bytes())
+
+    @classmethod
+    def to_network(cls, workspace: Workspace, cert_pem: bytes, key_pem: bytes) -> ServiceAccess:
+        """The network recorded in the workspace's `network.json`, as the holder of `cert_pem`."""
+        network = read_network_file(workspace.root)
+        return cls(
+            tuple(node.client_address for node in network.nodes),
+            service_cert_pem=(workspace.root / network.service_cert).read_bytes(),
+            cert_pem=cert_pem,
+            key_pem=key_pem,
+        )
+
+
+class Connection(Generic[Stub]):
+    """One gRPC service (`stub_type`) on every node of `access`, with failover. `another_node_may_serve`:
+    the node refusals after which the call is tried on the next node (besides an unreachable node)."""
+
+    def __init__(
+        self,
+        access: ServiceAccess,
+        stub_type: Callable[[grpc.Channel], Stub],
+        *,
+        another_node_may_serve: Collection[ErrorCode],
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    ) -> None:
+        if not access.addresses:
+            raise ValueError("a client needs at least one node address")
+        self.addresses = access.addresses
+        self.timeout = timeout
+        self._stub_type = stub_type
+        self._another_node_may_serve = frozenset(another_node_may_serve)
+        self._credentials = channel_credentials(access.service_cert_pem, (access.cert_pem, access.key_pem))
+        self._stubs: dict[str, tuple[grpc.Channel, Stub]] = {}
+        self._current = 0
+
+    def _stub(self, address: str) -> Stub:
+        opened = self._stubs.get(address)
+        if opened is None:
+            channel = grpc.secure_channel(address, self._credentials)
+            opened = self._stubs[address] = (channel, self._stub_type(channel))
+        return opened[1]
+
+    def invoke(
+        self,
+        method: Callable[[Stub], Callable[..., Any]],
+        request: Any,
+        result: Callable[[Any], _Result],
+    ) -> _Result:
+        """Calls `method` of the current node's stub with `request` and converts the response with
+        `result`, failing over to the next node while the failure is retryable and time remains."""
+        deadline = time.monotonic() + self.timeout
+        backoff = _INITIAL_BACKOFF_SECONDS
+        while True:
+            address = self.addresses[self._current]
+            remaining = deadline - time.monotonic()
+            try:
+                return result(method(self._stub(address))(request, timeout=max(remaining, 0.001)))
+            except grpc.RpcError as error:
+                failure = self._client_error(error, address)
+            if not failure.retryable or time.monotonic() + backoff >= deadline:
+                raise failure
+            self._current = (self._current + 1) % len(self.addresses)
+            time.sleep(backoff)
+            backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
+
+    def _client_error(self, error: grpc.RpcError, address: str) -> ClientError:
+        status: grpc.StatusCode = error.code()
+        details: str = error.details() or status.name
+        code = convert.error_from_metadata(error.trailing_metadata())
+        if code is not None:
+            return ClientError(code.value, details, retryable=code in self._another_node_may_serve)
+        return ClientError(status.name, f"{address}: {details}", retryable=status in _RETRYABLE_STATUS)
+
+    def close(self) -> None:
+        for channel, _ in self._stubs.values():
+            channel.close()
+        self._stubs.clear()
+
+
+class ServiceClient(Generic[Stub]):
+    """The shared shape of `Client` and `GovernanceClient`: a `Connection` to one gRPC service of the
+    nodes, built from explicit PEM bytes or from a workspace, closed on leaving a `with` block."""
+
+    # The generated stub class of the service (its constructor takes the channel).
+    _stub_type: ClassVar[type[Any]]
+    _another_node_may_serve: ClassVar[frozenset[ErrorCode]]
+
+    def __init__(
+        self,
+        addresses: Sequence[str],
+        *,
+        service_cert_pem: bytes,
+        cert_pem: bytes,
+        key_pem: bytes,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    ) -> None:
+        access = ServiceAccess(tuple(addresses), service_cert_pem, cert_pem, key_pem)
+        self._connection: Connection[Stub] = Connection(
+            access, self._stub_type, another_node_may_serve=self._another_node_may_serve, timeout=timeout
+        )
+        self.addresses = access.addresses
+        self.timeout = timeout
+
+    @classmethod
+    def from_access(cls, access: ServiceAccess, *, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> Self:
+        return cls(
+            access.addresses,
+            service_cert_pem=access.service_cert_pem,
+            cert_pem=access.cert_pem,
+            key_pem=access.key_pem,
+            timeout=timeout,
+        )
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
