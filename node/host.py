@@ -440,7 +440,10 @@ class Host:
         try:
             result = await self._ask(lambda rid: m.ClientRequest(rid, caller_cert_der, call))
         except TimeoutError:
-            result = m.CallError(m.ErrorCode.NOT_READY, "the node did not answer in time; retry")
+            result = m.CallError(
+                m.ErrorCode.OUTCOME_UNKNOWN,
+                "the node did not answer in time: the request may or may not have been executed",
+            )
         self.metrics.client_call_answered(call, result, time.perf_counter() - arrived)
         return result
 

@@ -4,20 +4,30 @@
         written = client.put("records", b"key", b"value")      # waits until Committed
         print(written.txid, client.get("records", b"key").value)
 
+        balance = client.call("smallbank.balance", {"name": "alice"}).result   # a procedure
+
 It authenticates with the user's certificate (mTLS) and trusts only nodes endorsed by the service
 certificate. Calls go to one node; when that node cannot serve (unreachable, no primary known, not yet
 part of the network) the client fails over to the next node until the call's deadline. Other refusals
 (not a user, service not open, bad argument) are raised at once as `ClientError`.
 
-A write retried after a failover may have been executed twice if the first node had already forwarded
-it; puts and deletes are idempotent, so the state is the same.
+Only what is safe is retried. Reads fail over freely. A write (put, delete, a procedure that writes)
+moves to another node only when it certainly did not run (no connection to the node could be made, or
+the node refused it before executing it); when its outcome is unknown (the connection
+broke after sending, the primary did not answer) it raises `ClientError` with `retryable` False, since
+running a write twice, around another client's write, would not be linearizable: ask `status(txid)` or
+read the key to learn what happened.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
+import msgpack
+
 from enclave.runtime.messages import (
+    CallProcedure,
     Consistency,
     Delete,
     ErrorCode,
@@ -42,6 +52,7 @@ __all__ = [
     "Consistency",
     "ErrorCode",
     "GetResult",
+    "ProcedureOutcome",
     "ReceiptResult",
     "ScanResult",
     "TxRef",
@@ -69,6 +80,16 @@ def format_txid(txid: TxRef) -> str:
     return f"{txid.view}.{txid.seqno}"
 
 
+@dataclass(frozen=True, slots=True)
+class ProcedureOutcome:
+    """A procedure's result (decoded msgpack), and its transaction: for a procedure that wrote, its TxID
+    and status (like a write's); for a read-only one, the committed state it read."""
+
+    txid: TxRef
+    status: TxStatus
+    result: object
+
+
 class Client(ServiceClient[client_pb2_grpc.ClientStub]):
     """A user's (or member's) connection to the nodes at `addresses` ("host:port" client endpoints):
     `Client(addresses, *, service_cert_pem, cert_pem, key_pem, timeout=30.0)`."""
@@ -90,14 +111,51 @@ class Client(ServiceClient[client_pb2_grpc.ClientStub]):
 
     # -- calls -----------------------------------------------------------------------------------
 
-    def put(self, map_name: str, key: bytes, value: bytes, *, wait: bool = True) -> WriteResult:
-        """Writes `value` at `key`; with `wait`, returns once the write is Committed (or Invalid)."""
-        request = convert.put_request(Put(map_name, key, value, wait_for_commit=wait))
-        return self._connection.invoke(lambda stub: stub.Put, request, convert.write_result)
+    def put(
+        self,
+        map_name: str,
+        key: bytes,
+        value: bytes,
+        *,
+        wait: bool = True,
+        expected_version: int | None = None,
+    ) -> WriteResult:
+        """Writes `value` at `key`; with `wait`, returns once the write is Committed (or Invalid).
+        `expected_version`: only if the key's version (`get(...).version`; 0: absent) is still this,
+        else `ClientError` "VersionMismatch"."""
+        put = Put(map_name, key, value, wait_for_commit=wait, expected_version=expected_version)
+        request = convert.put_request(put)
+        return self._connection.invoke(lambda stub: stub.Put, request, convert.write_result, once=True)
 
     def delete(self, map_name: str, key: bytes, *, wait: bool = True) -> WriteResult:
         request = convert.delete_request(Delete(map_name, key, wait_for_commit=wait))
-        return self._connection.invoke(lambda stub: stub.Delete, request, convert.write_result)
+        return self._connection.invoke(lambda stub: stub.Delete, request, convert.write_result, once=True)
+
+    def call(
+        self,
+        procedure: str,
+        args: dict[str, object] | None = None,
+        *,
+        wait: bool = True,
+        read_only: bool = False,
+    ) -> ProcedureOutcome:
+        """Runs an application procedure (docs/apps.md) with `args`; a refusal is `ClientError`
+        "ProcedureFailed" whose message starts with the procedure's own code (e.g. "InsufficientFunds").
+        `read_only`: the caller knows the procedure only reads, so it may be retried on another node."""
+        packed = msgpack.packb(args or {}, use_bin_type=True)
+        request = convert.procedure_request(CallProcedure(procedure, packed, wait_for_commit=wait))
+        outcome = self._connection.invoke(
+            lambda stub: stub.Call, request, convert.procedure_result, once=not read_only
+        )
+        result = msgpack.unpackb(outcome.result, raw=False) if outcome.result else None
+        return ProcedureOutcome(outcome.txid, outcome.status, result)
+
+    def wait_for_commit(self, txid: TxRef, timeout: float = 30.0) -> TxStatusResult:
+        """Waits until `txid` is Committed or Invalid (or `timeout` seconds passed): its status then."""
+        request = client_pb2.WaitForCommitRequest(
+            txid=convert.txid_to_proto(txid), timeout_ms=max(1, int(timeout * 1000))
+        )
+        return self._connection.invoke(lambda stub: stub.WaitForCommit, request, convert.tx_status_result)
 
     def get(
         self, map_name: str, key: bytes, *, consistency: Consistency = Consistency.LINEARIZABLE

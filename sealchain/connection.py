@@ -27,6 +27,9 @@ DEFAULT_TIMEOUT_SECONDS = 30.0
 _INITIAL_BACKOFF_SECONDS = 0.05
 _MAX_BACKOFF_SECONDS = 0.5
 _RETRYABLE_STATUS = frozenset({grpc.StatusCode.UNAVAILABLE})
+# gRPC's words when a call failed because no connection to the node could be made (so nothing was sent);
+# a connection lost during a call reads differently ("Socket closed", "Connection reset", ...).
+_NEVER_CONNECTED = "failed to connect"
 
 Stub = TypeVar("Stub")
 _Result = TypeVar("_Result")
@@ -98,42 +101,57 @@ class Connection(Generic[Stub]):
         self._stubs: dict[str, tuple[grpc.Channel, Stub]] = {}
         self._current = 0
 
-    def _stub(self, address: str) -> Stub:
+    def _opened(self, address: str) -> tuple[grpc.Channel, Stub]:
         opened = self._stubs.get(address)
         if opened is None:
             channel = grpc.secure_channel(address, self._credentials)
             opened = self._stubs[address] = (channel, self._stub_type(channel))
-        return opened[1]
+        return opened
 
     def invoke(
         self,
         method: Callable[[Stub], Callable[..., Any]],
         request: Any,
         result: Callable[[Any], _Result],
+        *,
+        once: bool = False,
     ) -> _Result:
         """Calls `method` of the current node's stub with `request` and converts the response with
-        `result`, failing over to the next node while the failure is retryable and time remains."""
+        `result`, failing over to the next node while the failure is retryable and time remains.
+
+        `once`: the request must not take effect twice (a write: even a put, run twice around another
+        client's write, is not linearizable). It moves to another node only when it certainly did not
+        run: no connection to the node could be made (gRPC failed to connect, so nothing was sent) or
+        the node refused it before executing it. Otherwise the failure is raised, not retryable: its
+        outcome is unknown."""
         deadline = time.monotonic() + self.timeout
         backoff = _INITIAL_BACKOFF_SECONDS
         while True:
             address = self.addresses[self._current]
             remaining = deadline - time.monotonic()
             try:
-                return result(method(self._stub(address))(request, timeout=max(remaining, 0.001)))
+                stub = self._opened(address)[1]
+                return result(method(stub)(request, timeout=max(remaining, 0.001)))
             except grpc.RpcError as error:
-                failure = self._client_error(error, address)
+                failure = self._client_error(error, address, once)
             if not failure.retryable or time.monotonic() + backoff >= deadline:
                 raise failure
             self._current = (self._current + 1) % len(self.addresses)
             time.sleep(backoff)
             backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
 
-    def _client_error(self, error: grpc.RpcError, address: str) -> ClientError:
+    def _client_error(self, error: grpc.RpcError, address: str, once: bool) -> ClientError:
         status: grpc.StatusCode = error.code()
         details: str = error.details() or status.name
         code = convert.error_from_metadata(error.trailing_metadata())
         if code is not None:
-            return ClientError(code.value, details, retryable=code in self._another_node_may_serve)
+            retryable = code in self._another_node_may_serve and not (
+                once and code is ErrorCode.OUTCOME_UNKNOWN
+            )
+            return ClientError(code.value, details, retryable=retryable)
+        if once and not (status is grpc.StatusCode.UNAVAILABLE and _NEVER_CONNECTED in details.lower()):
+            # Sent, then the call failed in transport: it may have run.
+            return ClientError(status.name, f"{address}: {details} (the outcome is unknown)")
         return ClientError(status.name, f"{address}: {details}", retryable=status in _RETRYABLE_STATUS)
 
     def close(self) -> None:

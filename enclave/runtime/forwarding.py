@@ -103,11 +103,12 @@ class Forwarder:
             if pending.age < self._timeout_ticks:
                 continue
             del self._pending[forward_id]
-            reason = "the primary did not answer; retry"
+            reason = "the primary did not answer: the request may or may not have been executed"
             if isinstance(pending.reply_to, LocalJoin):
                 effects += self.reply_join(pending.reply_to, pending_join(reason))
             else:
-                effects += self.reply(pending.reply_to, m.CallError(m.ErrorCode.NO_PRIMARY, reason))
+                error = m.CallError(m.ErrorCode.OUTCOME_UNKNOWN, reason)
+                effects += self.reply(pending.reply_to, error)
         return effects
 
     def _remember(self, reply_to: ReplyTo) -> int:

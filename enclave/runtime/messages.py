@@ -88,10 +88,14 @@ class Consistency(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Put:
+    """`expected_version`: write only if the key's version is this (0: the key is absent), etcd's
+    compare-and-swap on mod revision; a key's version is the seqno of the transaction that wrote it."""
+
     map_name: str
     key: bytes
     value: bytes
     wait_for_commit: bool = True
+    expected_version: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +134,16 @@ class GetReceipt:
 
 
 @dataclass(frozen=True, slots=True)
+class CallProcedure:
+    """An application procedure (enclave/apps), run as one atomic transaction; `args` is a msgpack map.
+    A read-only procedure is served like a linearizable read."""
+
+    name: str
+    args: bytes
+    wait_for_commit: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class GovSubmit:
     """A member's COSE Sign1 governance request (DESIGN.md section 6); the signature, not the TLS caller,
     says who sent it. Executed on the primary, answered once committed."""
@@ -158,14 +172,15 @@ class GovRead:
     key: str = ""
 
 
-ClientCall = Put | Delete | Get | Scan | GetTxStatus | GetReceipt | GovSubmit | GovRead
+ClientCall = Put | Delete | Get | Scan | GetTxStatus | GetReceipt | CallProcedure | GovSubmit | GovRead
 
 
 # -- Client results --------------------------------------------------------------------------------------
 
 
 class ErrorCode(Enum):
-    """Why a request was refused. `NO_PRIMARY` and `NOT_READY` are retryable."""
+    """Why a request was refused. `NO_PRIMARY`, `NOT_READY` and `OUTCOME_UNKNOWN` are retryable; only
+    after the first two was the request certainly not executed."""
 
     NOT_A_USER = "NotAUser"  # the caller's certificate is not a user's
     SERVICE_NOT_OPEN = "ServiceNotOpen"  # users transact only once the service is Open
@@ -173,6 +188,9 @@ class ErrorCode(Enum):
     INVALID_ARGUMENT = "InvalidArgument"  # a malformed call (bad map name, bad certificate, bad limit)
     NO_PRIMARY = "NoPrimary"  # no primary known to forward to (retry)
     NOT_READY = "NotReady"  # this node is not part of a network yet (retry)
+    # The request went to the primary (or the enclave) but no answer came: it may or may not have been
+    # executed. Reads may be retried; a write retried blindly could take effect twice.
+    OUTCOME_UNKNOWN = "OutcomeUnknown"
     NOT_COMMITTED = "NotCommitted"  # a receipt for a transaction that is not committed (yet)
     TX_INVALID = "TxInvalid"  # the transaction will never commit
     WRONG_STATE = "WrongState"  # a request that does not fit the service, node, member or proposal state
@@ -184,6 +202,8 @@ class ErrorCode(Enum):
     UNKNOWN_PROPOSAL = "UnknownProposal"  # a ballot, withdrawal or read naming no proposal
     PROPOSAL_CLOSED = "ProposalClosed"  # a ballot or withdrawal for a proposal no longer Open
     UNSUPPORTED = "Unsupported"  # a governance message type this service does not handle
+    VERSION_MISMATCH = "VersionMismatch"  # a conditional put whose key has another version now
+    PROCEDURE_FAILED = "ProcedureFailed"  # a procedure refused its arguments or the state ("Code: why")
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,10 +222,12 @@ class WriteResult:
 
 @dataclass(frozen=True, slots=True)
 class GetResult:
-    """`value` None: no such key. `txid`: the state the read reflects."""
+    """`value` None: no such key. `txid`: the state the read reflects. `version`: the seqno of the
+    transaction that wrote the value (0: absent), for a conditional put."""
 
     value: bytes | None
     txid: TxRef
+    version: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +256,16 @@ class ReceiptResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ProcedureResult:
+    """A procedure's msgpack result; for one that wrote, its transaction and status (like a write's);
+    for a read-only one, the committed state it read (status Committed)."""
+
+    txid: TxRef
+    status: TxStatus
+    result: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class GovernanceResult:
     """A governance request's transaction and what it did: the proposal it created or voted on and that
     proposal's state after it (None for acks and state digests), and a JSON object with the rest."""
@@ -258,6 +290,7 @@ CallResult = (
     | ScanResult
     | TxStatusResult
     | ReceiptResult
+    | ProcedureResult
     | GovernanceResult
     | GovernanceRows
 )

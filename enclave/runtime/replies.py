@@ -32,6 +32,8 @@ ReplyTo = LocalClient | LocalJoin | Forwarded
 
 # What a governance request did (proposal id, proposal state, JSON body), told once it commits.
 GovernanceOutcome = tuple[str | None, str | None, str]
+# What a write returned: nothing (put, delete), a governance outcome, or a procedure's msgpack result.
+WriteOutcome = GovernanceOutcome | bytes | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +44,12 @@ class CommitWaiter:
     reply_to: ReplyTo
     txid: m.TxRef
     join_response: bytes | None = None  # for a join: the answer once committed (None: a client write)
-    governance: GovernanceOutcome | None = None
+    outcome: WriteOutcome = None
 
     def result(self, status: m.TxStatus) -> m.CallResult:
-        """The answer to a client write or governance request, with its status now."""
-        if self.governance is None:
+        """The answer to a client write, procedure or governance request, with its status now."""
+        if isinstance(self.outcome, bytes):
+            return m.ProcedureResult(self.txid, status, self.outcome)
+        if self.outcome is None:
             return m.WriteResult(self.txid, status)
-        return m.GovernanceResult(self.txid, status, *self.governance)
+        return m.GovernanceResult(self.txid, status, *self.outcome)

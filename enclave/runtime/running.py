@@ -26,6 +26,8 @@ from cryptography import x509
 
 from consensus import ConfChangeRefusedError, InvalidConfChangeError, Role
 from consensus.messages import Message
+from enclave.apps import registry
+from enclave.apps.api import Caller, ProcedureError
 from enclave.crypto.ids import NodeId
 from enclave.governance.errors import RequestRefused
 from enclave.kv.execute import Executed, TooManyConflicts, execute
@@ -50,14 +52,7 @@ from enclave.runtime.peer_wire import (
 )
 from enclave.runtime.peers import Peers, Received
 from enclave.runtime.replication import Replicator
-from enclave.runtime.replies import (
-    CommitWaiter,
-    Forwarded,
-    GovernanceOutcome,
-    LocalClient,
-    LocalJoin,
-    ReplyTo,
-)
+from enclave.runtime.replies import CommitWaiter, Forwarded, LocalClient, LocalJoin, ReplyTo, WriteOutcome
 from enclave.runtime.service_maps import (
     allowed_measurements,
     client_certificate_pems,
@@ -74,14 +69,23 @@ def at_ms(now_ms: int) -> datetime:
     return datetime.fromtimestamp(now_ms / 1000, tz=UTC)
 
 
-_Write = m.Put | m.Delete | m.GovSubmit
-_Read = m.Get | m.Scan | m.GovRead
+_Write = m.Put | m.Delete | m.GovSubmit | m.CallProcedure
+_Read = m.Get | m.Scan | m.GovRead | m.CallProcedure
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """A call on its way to execution, with the user who made it (None: a member's governance request,
+    authenticated by its signature instead)."""
+
+    reply_to: ReplyTo
+    call: m.ClientCall
+    caller: Caller | None
 
 
 @dataclass(slots=True)
 class _PendingRead:
-    reply_to: ReplyTo
-    call: _Read
+    request: _Request
     age: int = 0
 
 
@@ -146,7 +150,7 @@ class RunningNode:
 
     def client_requests(self, requests: list[m.ClientRequest]) -> list[m.Effect]:
         effects: list[m.Effect] = []
-        batch: list[tuple[ReplyTo, _Write]] = []
+        batch: list[_Request] = []
         for request in requests:
             effects += self._client_call(
                 LocalClient(request.request_id), request.caller_cert_der, request.call, batch
@@ -180,10 +184,11 @@ class RunningNode:
         reply_to: ReplyTo,
         caller_cert_der: bytes,
         call: m.ClientCall,
-        batch: list[tuple[ReplyTo, _Write]],
+        batch: list[_Request],
     ) -> list[m.Effect]:
         if self.retired:
             return self._forwarder.reply(reply_to, _retired_error(reply_to))
+        caller: Caller | None = None
         try:
             check_call(call)
             tx = self.rep.kv.begin()
@@ -193,10 +198,11 @@ class RunningNode:
                 case m.GovRead():
                     governance_calls.authorise_reader(tx, caller_cert_der)
                 case _:
-                    authorise_user(tx, caller_cert_der)
+                    caller = Caller(authorise_user(tx, caller_cert_der))
                     if read_service_status(tx) is not ServiceStatus.OPEN:
                         reason = "the service is not open to users yet"
                         raise CallRefused(m.ErrorCode.SERVICE_NOT_OPEN, reason)
+            reads = _only_reads(call)
         except CallRefused as refused:
             return self._forwarder.reply(reply_to, refused.as_error())
         match call:
@@ -213,25 +219,36 @@ class RunningNode:
                 pass
         if not self.rep.can_propose():
             return self._forwarder.forward_call(self._leader_to_forward_to(), reply_to, caller_cert_der, call)
-        if isinstance(call, _Write):
-            batch.append((reply_to, call))
+        request = _Request(reply_to, call, caller)
+        if not reads:
+            batch.append(request)
             return []
-        assert isinstance(call, _Read)
         context = self._forwarder.new_id().to_bytes(8, "big")
-        self._reads[context] = _PendingRead(reply_to, call)
+        self._reads[context] = _PendingRead(request)
         self.rep.raft.read_index(context)
         return []
 
-    def _serve_read(self, call: _Read) -> m.CallResult:
+    def _serve_read(self, request: _Request) -> m.CallResult:
         """A read of the committed state (after read-index confirmed this node may serve it)."""
         tx = self.rep.kv.begin_committed()
-        if not isinstance(call, m.GovRead):
-            return read(tx, call, self._commit_txid())
+        call = request.call
         try:
-            rows = governance_calls.read_table(tx, call)
+            match call:
+                case m.Get() | m.Scan():
+                    return read(tx, call, self._commit_txid())
+                case m.GovRead():
+                    rows = governance_calls.read_table(tx, call)
+                    return m.GovernanceRows(json.dumps(rows, sort_keys=True), self._commit_txid())
+                case m.CallProcedure():
+                    assert request.caller is not None
+                    result = registry.run(tx, call.name, call.args, request.caller)
+                    return m.ProcedureResult(self._commit_txid(), m.TxStatus.COMMITTED, result)
+                case _:
+                    raise AssertionError(f"{type(call).__name__} is not a read")
         except CallRefused as refused:
             return refused.as_error()
-        return m.GovernanceRows(json.dumps(rows, sort_keys=True), self._commit_txid())
+        except ProcedureError as failed:
+            return procedure_error(failed)
 
     def _receipt(self, txid: m.TxRef) -> m.CallResult:
         status = tx_status(txid, self.rep.writer, self.rep.ledger_commit)
@@ -245,41 +262,61 @@ class RunningNode:
             return m.CallError(m.ErrorCode.NOT_COMMITTED, str(exc))
         return m.ReceiptResult(json.dumps(receipt.to_json(), sort_keys=True))
 
-    def _execute_writes(self, batch: list[tuple[ReplyTo, _Write]]) -> list[m.Effect]:
+    def _execute_writes(self, batch: list[_Request]) -> list[m.Effect]:
         """CCF: execute on the primary's KV, append to the ledger; one Raft proposal for the batch.
         A governance request is answered once committed, like a write waiting for commit."""
         effects: list[m.Effect] = []
         appended = []
-        for reply_to, call in batch:
+        for request in batch:
+            reply_to, call = request.reply_to, request.call
+            assert isinstance(call, _Write)
             try:
-                executed = self._execute_write(call)
+                executed = self._execute_write(request)
             except TooManyConflicts as exc:
                 effects += self._forwarder.reply(reply_to, m.CallError(m.ErrorCode.NOT_READY, str(exc)))
                 continue
             except RequestRefused as refused:
                 effects += self._forwarder.reply(reply_to, governance_calls.refusal_error(refused))
                 continue
+            except CallRefused as refused:  # a conditional put whose key moved on
+                effects += self._forwarder.reply(reply_to, refused.as_error())
+                continue
+            except ProcedureError as failed:
+                effects += self._forwarder.reply(reply_to, procedure_error(failed))
+                continue
             result = executed.result
             assert isinstance(result, Committed)
             entry = self.rep.append_local(result.write_set, result.version)
             appended.append(entry)
             txid = m.TxRef(entry.txid.view, entry.txid.seqno)
+            waiter = CommitWaiter(reply_to, txid, outcome=executed.value)
             if isinstance(call, m.GovSubmit) or call.wait_for_commit:
-                self._waiters[txid.seqno].append(CommitWaiter(reply_to, txid, governance=executed.value))
+                self._waiters[txid.seqno].append(waiter)
             else:
-                effects += self._forwarder.reply(reply_to, m.WriteResult(txid, m.TxStatus.PENDING))
+                effects += self._forwarder.reply(reply_to, waiter.result(m.TxStatus.PENDING))
         self.rep.propose_batch(appended)
         self.rep.maybe_sign(self._now_ms)
         return effects
 
-    def _execute_write(self, call: _Write) -> Executed[GovernanceOutcome | None]:
-        """Runs one write in its own transaction; a governance request says what it did."""
-        if isinstance(call, m.GovSubmit):
-            submit = functools.partial(
-                governance_calls.submit, signed=call.signed, now_s=self._now_ms // 1000
-            )
-            return execute(self.rep.kv, submit)
-        return execute(self.rep.kv, functools.partial(apply_write, call=call))
+    def _execute_write(self, request: _Request) -> Executed[WriteOutcome]:
+        """Runs one write in its own transaction; a governance request or procedure says what it did."""
+        call = request.call
+        match call:
+            case m.GovSubmit():
+                now_s = self._now_ms // 1000
+                return execute(
+                    self.rep.kv, functools.partial(governance_calls.submit, signed=call.signed, now_s=now_s)
+                )
+            case m.CallProcedure():
+                assert request.caller is not None
+                run = functools.partial(
+                    registry.run, name=call.name, raw_args=call.args, caller=request.caller
+                )
+                return execute(self.rep.kv, run)
+            case m.Put() | m.Delete():
+                return execute(self.rep.kv, functools.partial(apply_write, call=call))
+            case _:
+                raise AssertionError(f"{type(call).__name__} is not a write")
 
     # -- forwarding --------------------------------------------------------------------------------
 
@@ -299,7 +336,7 @@ class RunningNode:
         forward = peer_wire.decode_forward(item.payload)
         match forward:
             case ForwardCall():
-                batch: list[tuple[ReplyTo, _Write]] = []
+                batch: list[_Request] = []
                 reply_to = Forwarded(item.peer, forward.forward_id)
                 effects = self._client_call(reply_to, forward.caller_cert_der, forward.call, batch)
                 return effects + self._execute_writes(batch)
@@ -316,7 +353,7 @@ class RunningNode:
             if read_.age >= self._timeout_ticks:
                 del self._reads[context]
                 effects += self._forwarder.reply(
-                    read_.reply_to, m.CallError(m.ErrorCode.NO_PRIMARY, "leadership lost; retry")
+                    read_.request.reply_to, m.CallError(m.ErrorCode.NO_PRIMARY, "leadership lost; retry")
                 )
         return effects
 
@@ -430,7 +467,7 @@ class RunningNode:
         for read_state in outcome.read_states:
             pending = self._reads.pop(read_state.context, None)
             if pending is not None:
-                effects += self._forwarder.reply(pending.reply_to, self._serve_read(pending.call))
+                effects += self._forwarder.reply(pending.request.reply_to, self._serve_read(pending.request))
         if outcome.nodes_changed or outcome.committed_to is not None or outcome.truncated_to is not None:
             effects += self.peer_addresses()
         if outcome.committed_to is not None or outcome.truncated_to is not None:
@@ -509,6 +546,20 @@ class RunningNode:
 
 def _status_text(status: ServiceStatus | None) -> str | None:
     return None if status is None else status.value
+
+
+def _only_reads(call: m.ClientCall) -> bool:
+    """Whether `call` is served like a linearizable read (`CallRefused` for an unknown procedure)."""
+    if isinstance(call, m.CallProcedure):
+        try:
+            return registry.find(call.name).read_only
+        except ProcedureError as unknown:
+            raise CallRefused(m.ErrorCode.PROCEDURE_FAILED, f"{unknown.code}: {unknown}") from None
+    return not isinstance(call, _Write)
+
+
+def procedure_error(failed: ProcedureError) -> m.CallError:
+    return m.CallError(m.ErrorCode.PROCEDURE_FAILED, f"{failed.code}: {failed}")
 
 
 def _retired_error(reply_to: ReplyTo) -> m.CallError:

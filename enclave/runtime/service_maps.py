@@ -44,6 +44,10 @@ class MalformedServiceRecord(AssertionError):
     """A service map holds a value the runtime never writes: our bug (only the enclave writes them)."""
 
 
+# The most keys one scan returns (the built-in `Scan` and the `kv.scan` procedure).
+MAX_SCAN_LIMIT = 10_000
+
+
 def is_reserved_map(map_name: str) -> bool:
     """CCF: `ccf.*` and `public:ccf.*` maps belong to the service (governance and internal state)."""
     return map_name.startswith(_RESERVED_PREFIXES)

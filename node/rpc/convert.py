@@ -26,6 +26,7 @@ _STATUS_CODES: dict[m.ErrorCode, grpc.StatusCode] = {
     m.ErrorCode.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
     m.ErrorCode.NO_PRIMARY: grpc.StatusCode.UNAVAILABLE,
     m.ErrorCode.NOT_READY: grpc.StatusCode.UNAVAILABLE,
+    m.ErrorCode.OUTCOME_UNKNOWN: grpc.StatusCode.UNAVAILABLE,
     m.ErrorCode.NOT_COMMITTED: grpc.StatusCode.FAILED_PRECONDITION,
     m.ErrorCode.TX_INVALID: grpc.StatusCode.ABORTED,
     m.ErrorCode.WRONG_STATE: grpc.StatusCode.FAILED_PRECONDITION,
@@ -36,8 +37,10 @@ _STATUS_CODES: dict[m.ErrorCode, grpc.StatusCode] = {
     m.ErrorCode.UNKNOWN_PROPOSAL: grpc.StatusCode.NOT_FOUND,
     m.ErrorCode.PROPOSAL_CLOSED: grpc.StatusCode.FAILED_PRECONDITION,
     m.ErrorCode.UNSUPPORTED: grpc.StatusCode.UNIMPLEMENTED,
+    m.ErrorCode.VERSION_MISMATCH: grpc.StatusCode.FAILED_PRECONDITION,
+    m.ErrorCode.PROCEDURE_FAILED: grpc.StatusCode.FAILED_PRECONDITION,
 }
-RETRYABLE_ERRORS = frozenset({m.ErrorCode.NO_PRIMARY, m.ErrorCode.NOT_READY})
+RETRYABLE_ERRORS = frozenset({m.ErrorCode.NO_PRIMARY, m.ErrorCode.NOT_READY, m.ErrorCode.OUTCOME_UNKNOWN})
 
 _TX_STATUS_TO_PROTO: dict[m.TxStatus, common_pb2.TxStatus] = {
     m.TxStatus.UNKNOWN: common_pb2.TX_STATUS_UNKNOWN,
@@ -99,7 +102,14 @@ def error_from_metadata(metadata: Sequence[tuple[str, str | bytes]] | None) -> m
 
 
 def put_call(request: client_pb2.PutRequest) -> m.Put:
-    return m.Put(request.map, request.key, request.value, wait_for_commit=not request.no_wait)
+    expected = request.expected_version if request.HasField("expected_version") else None
+    return m.Put(
+        request.map,
+        request.key,
+        request.value,
+        wait_for_commit=not request.no_wait,
+        expected_version=expected,
+    )
 
 
 def delete_call(request: client_pb2.DeleteRequest) -> m.Delete:
@@ -125,10 +135,21 @@ def receipt_call(request: client_pb2.ReceiptRequest) -> m.GetReceipt:
     return m.GetReceipt(txid_from_proto(request.txid))
 
 
+def procedure_call(request: client_pb2.CallRequest) -> m.CallProcedure:
+    return m.CallProcedure(request.procedure, request.args, wait_for_commit=not request.no_wait)
+
+
 def put_request(call: m.Put) -> client_pb2.PutRequest:
-    return client_pb2.PutRequest(
+    request = client_pb2.PutRequest(
         map=call.map_name, key=call.key, value=call.value, no_wait=not call.wait_for_commit
     )
+    if call.expected_version is not None:
+        request.expected_version = call.expected_version
+    return request
+
+
+def procedure_request(call: m.CallProcedure) -> client_pb2.CallRequest:
+    return client_pb2.CallRequest(procedure=call.name, args=call.args, no_wait=not call.wait_for_commit)
 
 
 def delete_request(call: m.Delete) -> client_pb2.DeleteRequest:
@@ -169,9 +190,9 @@ def write_response(result: m.CallResult) -> client_pb2.WriteResponse:
 
 def get_response(result: m.CallResult) -> client_pb2.GetResponse:
     match result:
-        case m.GetResult(value, txid):
+        case m.GetResult(value, txid, version):
             return client_pb2.GetResponse(
-                found=value is not None, value=value or b"", txid=txid_to_proto(txid)
+                found=value is not None, value=value or b"", txid=txid_to_proto(txid), version=version
             )
     raise UnexpectedResult(f"a get was answered with {type(result).__name__}")
 
@@ -203,7 +224,8 @@ def write_result(response: client_pb2.WriteResponse) -> m.WriteResult:
 
 
 def get_result(response: client_pb2.GetResponse) -> m.GetResult:
-    return m.GetResult(response.value if response.found else None, txid_from_proto(response.txid))
+    value = response.value if response.found else None
+    return m.GetResult(value, txid_from_proto(response.txid), response.version)
 
 
 def scan_result(response: client_pb2.ScanResponse) -> m.ScanResult:
@@ -213,6 +235,21 @@ def scan_result(response: client_pb2.ScanResponse) -> m.ScanResult:
 
 def tx_status_result(response: client_pb2.TxStatusResponse) -> m.TxStatusResult:
     return m.TxStatusResult(txid_from_proto(response.txid), tx_status_from_proto(response.status))
+
+
+def procedure_response(result: m.CallResult) -> client_pb2.CallResponse:
+    match result:
+        case m.ProcedureResult(txid, status, value):
+            return client_pb2.CallResponse(
+                txid=txid_to_proto(txid), status=tx_status_to_proto(status), result=value
+            )
+    raise UnexpectedResult(f"a procedure call was answered with {type(result).__name__}")
+
+
+def procedure_result(response: client_pb2.CallResponse) -> m.ProcedureResult:
+    return m.ProcedureResult(
+        txid_from_proto(response.txid), tx_status_from_proto(response.status), response.result
+    )
 
 
 def receipt_result(response: client_pb2.ReceiptResponse) -> m.ReceiptResult:

@@ -48,6 +48,7 @@ from node.rpc.tls import ServerTls, caller_certificate_der
 from proto.sealchain.v1 import (
     client_pb2,
     client_pb2_grpc,
+    common_pb2,
     governance_pb2,
     governance_pb2_grpc,
     node_pb2,
@@ -57,6 +58,8 @@ from proto.sealchain.v1 import (
 )
 
 _Response = TypeVar("_Response", bound=Message)
+DEFAULT_WAIT_FOR_COMMIT_MS = 30_000
+WAIT_FOR_COMMIT_POLL_SECONDS = 0.005
 CLIENT_SERVICE = client_pb2.DESCRIPTOR.services_by_name["Client"].full_name
 GOVERNANCE_SERVICE = governance_pb2.DESCRIPTOR.services_by_name["Governance"].full_name
 # gRPC binds with SO_REUSEPORT by default: another process could then bind a node's port too and receive
@@ -143,6 +146,26 @@ class ClientService(client_pb2_grpc.ClientServicer):
         self, request: client_pb2.ReceiptRequest, context: grpc.aio.ServicerContext
     ) -> client_pb2.ReceiptResponse:
         return await self._call(context, convert.receipt_call(request), convert.receipt_response)
+
+    async def Call(
+        self, request: client_pb2.CallRequest, context: grpc.aio.ServicerContext
+    ) -> client_pb2.CallResponse:
+        return await self._call(context, convert.procedure_call(request), convert.procedure_response)
+
+    async def WaitForCommit(
+        self, request: client_pb2.WaitForCommitRequest, context: grpc.aio.ServicerContext
+    ) -> client_pb2.TxStatusResponse:
+        """Polls the transaction's status until it is final (Committed or Invalid) or the timeout;
+        answers with the status then (the node's commit is what moves it, not this call)."""
+        timeout = (request.timeout_ms or DEFAULT_WAIT_FOR_COMMIT_MS) / 1000
+        deadline = asyncio.get_running_loop().time() + timeout
+        query = m.GetTxStatus(convert.txid_from_proto(request.txid))
+        while True:
+            response = await self._call(context, query, convert.tx_status_response)
+            final = response.status in (common_pb2.TX_STATUS_COMMITTED, common_pb2.TX_STATUS_INVALID)
+            if final or asyncio.get_running_loop().time() >= deadline:
+                return response
+            await asyncio.sleep(WAIT_FOR_COMMIT_POLL_SECONDS)
 
 
 class GovernanceService(governance_pb2_grpc.GovernanceServicer):
@@ -284,6 +307,10 @@ class NodeServers:
             reflection.SERVICE_NAME,
         )
         reflection.enable_server_reflection(services, self._operator)
+        # Generic gRPC tools (grpcurl, Postman) discover the client and governance APIs where they call them.
+        reflection.enable_server_reflection(
+            (CLIENT_SERVICE, GOVERNANCE_SERVICE, reflection.SERVICE_NAME), self._client
+        )
 
     async def start(
         self,

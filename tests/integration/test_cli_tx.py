@@ -60,3 +60,47 @@ def test_put_get_status_receipt_and_refusals(start_cluster: Callable[..., Cluste
     assert json.loads(run(workspace, "get", "k").stdout)["value"] is None
     cluster.stop()
     assert cluster.check_ledgers() >= int(write["txid"].split(".")[1])
+
+
+def test_scan_call_and_conditional_put(start_cluster: Callable[..., Cluster]) -> None:
+    cluster = start_cluster(nodes=3)
+    workspace = cluster.workspace.root
+    for key in ("fruit/apple", "fruit/pear", "veg/leek"):
+        assert run(workspace, "put", key, key.upper()).exit_code == 0
+    scanned = json.loads(run(workspace, "scan", "--prefix", "fruit/").stdout)
+    assert [item["key"] for item in scanned["items"]] == ["fruit/apple", "fruit/pear"]
+    assert scanned["items"][0]["value"] == "FRUIT/APPLE"
+
+    version = json.loads(run(workspace, "get", "veg/leek").stdout)["version"]
+    stale = run(workspace, "put", "veg/leek", "LEEKS", "--if-version", str(version - 1))
+    assert stale.exit_code == 1 and json.loads(stale.stderr)["error"] == "VersionMismatch"
+    assert run(workspace, "put", "veg/leek", "LEEKS", "--if-version", str(version)).exit_code == 0
+
+    opened = run(
+        workspace,
+        "call",
+        "smallbank.create_account",
+        "--arg",
+        "name=ann",
+        "--arg",
+        "checking=7",
+        "--arg",
+        "savings=3",
+    )
+    assert opened.exit_code == 0, opened.output
+    balance = json.loads(run(workspace, "call", "smallbank.balance", "--arg", "name=ann").stdout)
+    assert balance["result"] == {"checking": 7, "savings": 3, "total": 10}
+    broke = run(
+        workspace,
+        "call",
+        "smallbank.send_payment",
+        "--arg",
+        "from=ann",
+        "--arg",
+        "to=ann",
+        "--arg",
+        "amount=1",
+    )
+    assert broke.exit_code == 1 and json.loads(broke.stderr)["error"] == "ProcedureFailed"
+    cluster.stop()
+    cluster.check_ledgers()

@@ -14,6 +14,7 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from enclave.crypto.cose import GovMessageType
 from enclave.crypto.identity import ServiceIdentity
@@ -99,6 +100,43 @@ def test_a_genesis_node_serves_writes_keeps_its_files_and_restarts_from_them(tmp
             await host.close()
 
     assert asyncio.run(second_life()) == (b"v", TxStatus.COMMITTED)
+
+
+async def listed_services(channel: grpc.aio.Channel) -> set[str]:
+    """The services a server names through gRPC server reflection."""
+    stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+    request = reflection_pb2.ServerReflectionRequest(list_services="")
+    async for response in stub.ServerReflectionInfo(iter([request])):
+        return {service.name for service in response.list_services_response.service}
+    raise AssertionError("no reflection answer")
+
+
+def test_reflection_describes_the_client_and_governance_apis_on_the_client_port(tmp_path: Path) -> None:
+    config = genesis_config(tmp_path)
+
+    async def scenario() -> tuple[set[str], set[str]]:
+        host = create_host(config)
+        await host.start()
+        try:
+            await until_status(host, "genesis to lead", is_primary)
+            credentials = channel_credentials(
+                (tmp_path / "service_cert.pem").read_bytes(),
+                (
+                    (tmp_path / "users/user0_cert.pem").read_bytes(),
+                    (tmp_path / "users/user0_privk.pem").read_bytes(),
+                ),
+            )
+            async with grpc.aio.secure_channel(str(host.config.client.advertised), credentials) as channel:
+                client_port = await listed_services(channel)
+            async with grpc.aio.insecure_channel(str(host.config.operator.bind)) as channel:
+                operator_port = await listed_services(channel)
+            return client_port, operator_port
+        finally:
+            await host.close()
+
+    client_port, operator_port = asyncio.run(scenario())
+    assert {"sealchain.v1.Client", "sealchain.v1.Governance"} <= client_port
+    assert {"sealchain.v1.Operator", "grpc.health.v1.Health"} <= operator_port
 
 
 def test_the_operator_api_reports_status_metrics_and_health(tmp_path: Path) -> None:

@@ -25,45 +25,45 @@ _sym_db = _symbol_database.Default()
 from proto.sealchain.v1 import common_pb2 as proto_dot_sealchain_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fproto/sealchain/v1/client.proto\x12\x0csealchain.v1\x1a\x1fproto/sealchain/v1/common.proto\"F\n\nPutRequest\x12\x0b\n\x03map\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\x0c\x12\r\n\x05value\x18\x03 \x01(\x0c\x12\x0f\n\x07no_wait\x18\x04 \x01(\x08\":\n\rDeleteRequest\x12\x0b\n\x03map\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\x0c\x12\x0f\n\x07no_wait\x18\x03 \x01(\x08\"Y\n\rWriteResponse\x12 \n\x04txid\x18\x01 \x01(\x0b\x32\x12.sealchain.v1.TxId\x12&\n\x06status\x18\x02 \x01(\x0e\x32\x16.sealchain.v1.TxStatus\"V\n\nGetRequest\x12\x0b\n\x03map\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\x0c\x12.\n\x0b\x63onsistency\x18\x03 \x01(\x0e\x32\x19.sealchain.v1.Consistency\"M\n\x0bGetResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\r\n\x05value\x18\x02 \x01(\x0c\x12 \n\x04txid\x18\x03 \x01(\x0b\x32\x12.sealchain.v1.TxId\"\x82\x01\n\x0bScanRequest\x12\x0b\n\x03map\x18\x01 \x01(\t\x12\r\n\x05start\x18\x02 \x01(\x0c\x12\x10\n\x03\x65nd\x18\x03 \x01(\x0cH\x00\x88\x01\x01\x12\r\n\x05limit\x18\x04 \x01(\r\x12.\n\x0b\x63onsistency\x18\x05 \x01(\x0e\x32\x19.sealchain.v1.ConsistencyB\x06\n\x04_end\"&\n\x08KeyValue\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\r\n\x05value\x18\x02 \x01(\x0c\"Y\n\x0cScanResponse\x12\'\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x16.sealchain.v1.KeyValue\x12 \n\x04txid\x18\x02 \x01(\x0b\x32\x12.sealchain.v1.TxId\"?\n\x0b\x43\x61llRequest\x12\x11\n\tprocedure\x18\x01 \x01(\t\x12\x0c\n\x04\x61rgs\x18\x02 \x01(\x0c\x12\x0f\n\x07no_wait\x18\x03 \x01(\x08\"h\n\x0c\x43\x61llResponse\x12 \n\x04txid\x18\x01 \x01(\x0b\x32\x12.sealchain.v1.TxId\x12&\n\x06status\x18\x02 \x01(\x0e\x32\x16.sealchain.v1.TxStatus\x12\x0e\n\x06result\x18\x03 \x01(\x0c\"3\n\x0fTxStatusRequest\x12 \n\x04txid\x18\x01 \x01(\x0b\x32\x12.sealchain.v1.TxId\"\\\n\x10TxStatusResponse\x12 \n\x04txid\x18\x01 \x01(\x0b\x32\x12.sealchain.v1.TxId\x12&\n\x06status\x18\x02 \x01(\x0e\x32\x16.sealchain.v1.TxStatus\"L\n\x14WaitForCommitRequest\x12 \n\x04txid\x18\x01 \x01(\x0b\x32\x12.sealchain.v1.TxId\x12\x12\n\ntimeout_ms\x18\x02 \x01(\r\"2\n\x0eReceiptRequest\x12 \n\x04txid\x18\x01 \x01(\x0b\x32\x12.sealchain.v1.TxId\"=\n\x0fReceiptResponse\x12\x14\n\x0creceipt_json\x18\x01 \x01(\t\x12\x14\n\x0c\x63ose_receipt\x18\x02 \x01(\x0c*B\n\x0b\x43onsistency\x12\x1c\n\x18\x43ONSISTENCY_LINEARIZABLE\x10\x00\x12\x15\n\x11\x43ONSISTENCY_LOCAL\x10\x01\x32\xb2\x04\n\x06\x43lient\x12<\n\x03Put\x12\x18.sealchain.v1.PutRequest\x1a\x1b.sealchain.v1.WriteResponse\x12\x42\n\x06\x44\x65lete\x12\x1b.sealchain.v1.DeleteRequest\x1a\x1b.sealchain.v1.WriteResponse\x12:\n\x03Get\x12\x18.sealchain.v1.GetRequest\x1a\x19.sealchain.v1.GetResponse\x12=\n\x04Scan\x12\x19.sealchain.v1.ScanRequest\x1a\x1a.sealchain.v1.ScanResponse\x12=\n\x04\x43\x61ll\x12\x19.sealchain.v1.CallRequest\x1a\x1a.sealchain.v1.CallResponse\x12L\n\x0bGetTxStatus\x12\x1d.sealchain.v1.TxStatusRequest\x1a\x1e.sealchain.v1.TxStatusResponse\x12S\n\rWaitForCommit\x12\".sealchain.v1.WaitForCommitRequest\x1a\x1e.sealchain.v1.TxStatusResponse\x12I\n\nGetReceipt\x12\x1c.sealchain.v1.ReceiptRequest\x1a\x1d.sealchain.v1.ReceiptResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fproto/sealchain/v1/client.proto\x12\x0csealchain.v1\x1a\x1fproto/sealchain/v1/common.proto\"z\n\nPutRequest\x12\x0b\n\x03map\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\x0c\x12\r\n\x05value\x18\x03 \x01(\x0c\x12\x0f\n\x07no_wait\x18\x04 \x01(\x08\x12\x1d\n\x10\x65xpected_version\x18\x05 \x01(\x04H\x00\x88\x01\x01\x42\x13\n\x11_expected_version\":\n\rDeleteRequest\x12\x0b\n\x03map\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\x0c\x12\x0f\n\x07no_wait\x18\x03 \x01(\x08\"Y\n\rWriteResponse\x12 \n\x04txid\x18\x01 \x01(\x0b\x32\x12.sealchain.v1.TxId\x12&\n\x06status\x18\x02 \x01(\x0e\x32\x16.sealchain.v1.TxStatus\"V\n\nGetRequest\x12\x0b\n\x03map\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\x0c\x12.\n\x0b\x63onsistency\x18\x03 \x01(\x0e\x32\x19.sealchain.v1.Consistency\"^\n\x0bGetResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\r\n\x05value\x18\x02 \x01(\x0c\x12 \n\x04txid\x18\x03 \x01(\x0b\x32\x12.sealchain.v1.TxId\x12\x0f\n\x07version\x18\x04 \x01(\x04\"\x82\x01\n\x0bScanRequest\x12\x0b\n\x03map\x18\x01 \x01(\t\x12\r\n\x05start\x18\x02 \x01(\x0c\x12\x10\n\x03\x65nd\x18\x03 \x01(\x0cH\x00\x88\x01\x01\x12\r\n\x05limit\x18\x04 \x01(\r\x12.\n\x0b\x63onsistency\x18\x05 \x01(\x0e\x32\x19.sealchain.v1.ConsistencyB\x06\n\x04_end\"&\n\x08KeyValue\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\r\n\x05value\x18\x02 \x01(\x0c\"Y\n\x0cScanResponse\x12\'\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x16.sealchain.v1.KeyValue\x12 \n\x04txid\x18\x02 \x01(\x0b\x32\x12.sealchain.v1.TxId\"?\n\x0b\x43\x61llRequest\x12\x11\n\tprocedure\x18\x01 \x01(\t\x12\x0c\n\x04\x61rgs\x18\x02 \x01(\x0c\x12\x0f\n\x07no_wait\x18\x03 \x01(\x08\"h\n\x0c\x43\x61llResponse\x12 \n\x04txid\x18\x01 \x01(\x0b\x32\x12.sealchain.v1.TxId\x12&\n\x06status\x18\x02 \x01(\x0e\x32\x16.sealchain.v1.TxStatus\x12\x0e\n\x06result\x18\x03 \x01(\x0c\"3\n\x0fTxStatusRequest\x12 \n\x04txid\x18\x01 \x01(\x0b\x32\x12.sealchain.v1.TxId\"\\\n\x10TxStatusResponse\x12 \n\x04txid\x18\x01 \x01(\x0b\x32\x12.sealchain.v1.TxId\x12&\n\x06status\x18\x02 \x01(\x0e\x32\x16.sealchain.v1.TxStatus\"L\n\x14WaitForCommitRequest\x12 \n\x04txid\x18\x01 \x01(\x0b\x32\x12.sealchain.v1.TxId\x12\x12\n\ntimeout_ms\x18\x02 \x01(\r\"2\n\x0eReceiptRequest\x12 \n\x04txid\x18\x01 \x01(\x0b\x32\x12.sealchain.v1.TxId\"=\n\x0fReceiptResponse\x12\x14\n\x0creceipt_json\x18\x01 \x01(\t\x12\x14\n\x0c\x63ose_receipt\x18\x02 \x01(\x0c*B\n\x0b\x43onsistency\x12\x1c\n\x18\x43ONSISTENCY_LINEARIZABLE\x10\x00\x12\x15\n\x11\x43ONSISTENCY_LOCAL\x10\x01\x32\xb2\x04\n\x06\x43lient\x12<\n\x03Put\x12\x18.sealchain.v1.PutRequest\x1a\x1b.sealchain.v1.WriteResponse\x12\x42\n\x06\x44\x65lete\x12\x1b.sealchain.v1.DeleteRequest\x1a\x1b.sealchain.v1.WriteResponse\x12:\n\x03Get\x12\x18.sealchain.v1.GetRequest\x1a\x19.sealchain.v1.GetResponse\x12=\n\x04Scan\x12\x19.sealchain.v1.ScanRequest\x1a\x1a.sealchain.v1.ScanResponse\x12=\n\x04\x43\x61ll\x12\x19.sealchain.v1.CallRequest\x1a\x1a.sealchain.v1.CallResponse\x12L\n\x0bGetTxStatus\x12\x1d.sealchain.v1.TxStatusRequest\x1a\x1e.sealchain.v1.TxStatusResponse\x12S\n\rWaitForCommit\x12\".sealchain.v1.WaitForCommitRequest\x1a\x1e.sealchain.v1.TxStatusResponse\x12I\n\nGetReceipt\x12\x1c.sealchain.v1.ReceiptRequest\x1a\x1d.sealchain.v1.ReceiptResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'proto.sealchain.v1.client_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CONSISTENCY']._serialized_start=1247
-  _globals['_CONSISTENCY']._serialized_end=1313
+  _globals['_CONSISTENCY']._serialized_start=1316
+  _globals['_CONSISTENCY']._serialized_end=1382
   _globals['_PUTREQUEST']._serialized_start=82
-  _globals['_PUTREQUEST']._serialized_end=152
-  _globals['_DELETEREQUEST']._serialized_start=154
-  _globals['_DELETEREQUEST']._serialized_end=212
-  _globals['_WRITERESPONSE']._serialized_start=214
-  _globals['_WRITERESPONSE']._serialized_end=303
-  _globals['_GETREQUEST']._serialized_start=305
-  _globals['_GETREQUEST']._serialized_end=391
-  _globals['_GETRESPONSE']._serialized_start=393
-  _globals['_GETRESPONSE']._serialized_end=470
-  _globals['_SCANREQUEST']._serialized_start=473
-  _globals['_SCANREQUEST']._serialized_end=603
-  _globals['_KEYVALUE']._serialized_start=605
-  _globals['_KEYVALUE']._serialized_end=643
-  _globals['_SCANRESPONSE']._serialized_start=645
-  _globals['_SCANRESPONSE']._serialized_end=734
-  _globals['_CALLREQUEST']._serialized_start=736
-  _globals['_CALLREQUEST']._serialized_end=799
-  _globals['_CALLRESPONSE']._serialized_start=801
-  _globals['_CALLRESPONSE']._serialized_end=905
-  _globals['_TXSTATUSREQUEST']._serialized_start=907
-  _globals['_TXSTATUSREQUEST']._serialized_end=958
-  _globals['_TXSTATUSRESPONSE']._serialized_start=960
-  _globals['_TXSTATUSRESPONSE']._serialized_end=1052
-  _globals['_WAITFORCOMMITREQUEST']._serialized_start=1054
-  _globals['_WAITFORCOMMITREQUEST']._serialized_end=1130
-  _globals['_RECEIPTREQUEST']._serialized_start=1132
-  _globals['_RECEIPTREQUEST']._serialized_end=1182
-  _globals['_RECEIPTRESPONSE']._serialized_start=1184
-  _globals['_RECEIPTRESPONSE']._serialized_end=1245
-  _globals['_CLIENT']._serialized_start=1316
-  _globals['_CLIENT']._serialized_end=1878
+  _globals['_PUTREQUEST']._serialized_end=204
+  _globals['_DELETEREQUEST']._serialized_start=206
+  _globals['_DELETEREQUEST']._serialized_end=264
+  _globals['_WRITERESPONSE']._serialized_start=266
+  _globals['_WRITERESPONSE']._serialized_end=355
+  _globals['_GETREQUEST']._serialized_start=357
+  _globals['_GETREQUEST']._serialized_end=443
+  _globals['_GETRESPONSE']._serialized_start=445
+  _globals['_GETRESPONSE']._serialized_end=539
+  _globals['_SCANREQUEST']._serialized_start=542
+  _globals['_SCANREQUEST']._serialized_end=672
+  _globals['_KEYVALUE']._serialized_start=674
+  _globals['_KEYVALUE']._serialized_end=712
+  _globals['_SCANRESPONSE']._serialized_start=714
+  _globals['_SCANRESPONSE']._serialized_end=803
+  _globals['_CALLREQUEST']._serialized_start=805
+  _globals['_CALLREQUEST']._serialized_end=868
+  _globals['_CALLRESPONSE']._serialized_start=870
+  _globals['_CALLRESPONSE']._serialized_end=974
+  _globals['_TXSTATUSREQUEST']._serialized_start=976
+  _globals['_TXSTATUSREQUEST']._serialized_end=1027
+  _globals['_TXSTATUSRESPONSE']._serialized_start=1029
+  _globals['_TXSTATUSRESPONSE']._serialized_end=1121
+  _globals['_WAITFORCOMMITREQUEST']._serialized_start=1123
+  _globals['_WAITFORCOMMITREQUEST']._serialized_end=1199
+  _globals['_RECEIPTREQUEST']._serialized_start=1201
+  _globals['_RECEIPTREQUEST']._serialized_end=1251
+  _globals['_RECEIPTRESPONSE']._serialized_start=1253
+  _globals['_RECEIPTRESPONSE']._serialized_end=1314
+  _globals['_CLIENT']._serialized_start=1385
+  _globals['_CLIENT']._serialized_end=1947
 # @@protoc_insertion_point(module_scope)

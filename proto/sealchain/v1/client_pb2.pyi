@@ -16,16 +16,18 @@ CONSISTENCY_LINEARIZABLE: Consistency
 CONSISTENCY_LOCAL: Consistency
 
 class PutRequest(_message.Message):
-    __slots__ = ("map", "key", "value", "no_wait")
+    __slots__ = ("map", "key", "value", "no_wait", "expected_version")
     MAP_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
     NO_WAIT_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     map: str
     key: bytes
     value: bytes
     no_wait: bool
-    def __init__(self, map: _Optional[str] = ..., key: _Optional[bytes] = ..., value: _Optional[bytes] = ..., no_wait: _Optional[bool] = ...) -> None: ...
+    expected_version: int
+    def __init__(self, map: _Optional[str] = ..., key: _Optional[bytes] = ..., value: _Optional[bytes] = ..., no_wait: _Optional[bool] = ..., expected_version: _Optional[int] = ...) -> None: ...
 
 class DeleteRequest(_message.Message):
     __slots__ = ("map", "key", "no_wait")
@@ -56,14 +58,16 @@ class GetRequest(_message.Message):
     def __init__(self, map: _Optional[str] = ..., key: _Optional[bytes] = ..., consistency: _Optional[_Union[Consistency, str]] = ...) -> None: ...
 
 class GetResponse(_message.Message):
-    __slots__ = ("found", "value", "txid")
+    __slots__ = ("found", "value", "txid", "version")
     FOUND_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
     TXID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     found: bool
     value: bytes
     txid: _common_pb2.TxId
-    def __init__(self, found: _Optional[bool] = ..., value: _Optional[bytes] = ..., txid: _Optional[_Union[_common_pb2.TxId, _Mapping]] = ...) -> None: ...
+    version: int
+    def __init__(self, found: _Optional[bool] = ..., value: _Optional[bytes] = ..., txid: _Optional[_Union[_common_pb2.TxId, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
 
 class ScanRequest(_message.Message):
     __slots__ = ("map", "start", "end", "limit", "consistency")

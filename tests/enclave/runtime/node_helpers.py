@@ -75,11 +75,16 @@ def govern(
     host: Host, msg_type: GovMessageType, payload: object, proposal_id: str | None = None
 ) -> m.CallResult:
     """The member's signed request given to `host` (alone, or the primary), ticked until answered."""
-    request_id = next(_REQUEST_IDS)
     now_ms = next(_CLOCK_MS)
     give(host, m.Tick(now_ms))
     call = provisioned().member_request(msg_type, payload, now_ms // 1000, proposal_id)
-    give(host, m.ClientRequest(request_id, provisioned().member_cert_der, call))
+    return ask(host, call, provisioned().member_cert_der)
+
+
+def ask(host: Host, call: m.ClientCall, caller_cert_der: bytes | None = None) -> m.CallResult:
+    """`call` by the caller (default: the user) given to `host`, ticked until answered."""
+    request_id = next(_REQUEST_IDS)
+    give(host, m.ClientRequest(request_id, caller_cert_der or provisioned().user_cert_der, call))
     for _ in range(5):
         if request_id in host.answers:
             break

@@ -85,7 +85,8 @@ def test_a_user_writes_reads_and_gets_a_receipt() -> None:
     give(host, m.ClientRequest(2, user, m.Get(MAP, b"k")))
     give(host, m.ClientRequest(3, user, m.GetTxStatus(result.txid)))
     give(host, m.ClientRequest(4, user, m.GetReceipt(result.txid)))
-    assert host.answers[2] == m.GetResult(b"value", host.answers[2].txid)  # type: ignore[union-attr]
+    read = host.answers[2]
+    assert read == m.GetResult(b"value", read.txid, version=result.txid.seqno)  # type: ignore[union-attr]
     assert host.answers[3] == m.TxStatusResult(result.txid, m.TxStatus.COMMITTED)
     receipt = host.answers[4]
     assert isinstance(receipt, m.ReceiptResult)
