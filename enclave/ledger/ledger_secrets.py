@@ -68,6 +68,23 @@ class LedgerSecrets:
         self._starts.append(from_seqno)
         self._secrets.append(secret)
 
+    def learn(self, from_seqno: int, secret: LedgerSecret) -> None:
+        """A rekey seen in the ledger (replicated, or replayed after a restart): added unless this very
+        version is known already (a joiner is given every version, then replays the rekeys)."""
+        known = dict(self.versions())
+        if from_seqno in known:
+            if known[from_seqno].key != secret.key:
+                raise LedgerSecretError(f"two different ledger secrets from seqno {from_seqno}")
+            return
+        self.add(from_seqno, secret)
+
+    def rollback(self, keep_seqno: int) -> None:
+        """Forget the secrets of rekeys after `keep_seqno` (the entries that carried them are gone; a
+        rekey at seqno S starts its secret at S + 1)."""
+        while len(self._starts) > 1 and self._starts[-1] > keep_seqno + 1:
+            self._starts.pop()
+            self._secrets.pop()
+
     def secret_for(self, seqno: int) -> LedgerSecret:
         index = bisect.bisect_right(self._starts, seqno) - 1
         if index < 0:

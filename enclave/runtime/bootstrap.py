@@ -42,6 +42,7 @@ from enclave.runtime import messages as m
 from enclave.runtime.errors import JoinRefused, MalformedSecrets, ReplayedLedgerInvalid, WrongLifecycleState
 from enclave.runtime.join import JoinedService, subject_alt_name
 from enclave.runtime.node_secrets import NodeSecrets
+from enclave.runtime.rekey import learned_secret
 from enclave.runtime.replication import Replicator, is_raft_committable
 from enclave.runtime.running import RunningNode, at_ms
 from enclave.runtime.service_maps import code_id_writes, membership_change_of, node_data, read_node
@@ -96,7 +97,13 @@ def _running(
     kv: KvStore,
 ) -> RunningNode:
     replicator = Replicator(
-        raft, storage, writer, kv, secrets=secrets.ledger_secrets, sealer=StateSealer(secrets.state_key)
+        raft,
+        storage,
+        writer,
+        kv,
+        secrets=secrets.ledger_secrets,
+        sealer=StateSealer(secrets.state_key),
+        node=secrets.node,
     )
     return RunningNode(
         secrets=secrets,
@@ -236,6 +243,9 @@ def restart(env: Environment, message: m.Restart) -> tuple[RunningNode, list[m.E
             writer.record_replicated(raw, decoded)
             maps = dict(decoded.public_maps)
             maps.update(decoded.decrypt_private(secrets.ledger_secrets.secret_for(seqno)))
+            learned = learned_secret(decoded.public_maps, secrets.node)
+            if learned is not None:
+                secrets.ledger_secrets.learn(*learned)
         except (EntryFormatError, LedgerWriterError, ValueError) as exc:
             raise ReplayedLedgerInvalid(f"ledger entry {seqno}: {type(exc).__name__}: {exc}") from None
         kv.apply(WriteSet(maps), seqno)

@@ -35,6 +35,7 @@ from enclave.kv.transaction import Transaction
 from enclave.ledger.tables import SERVICE_INFO, SINGLETON_KEY
 from enclave.runtime import messages as m
 from enclave.runtime.client_calls import CallRefused
+from enclave.runtime.recovery_shares import RECOVERY_SHARES
 from enclave.runtime.service_maps import read_nodes
 
 # The most specific class first: `refusal_code` walks this in order.
@@ -113,6 +114,9 @@ def read_table(tx: Transaction, call: m.GovRead) -> object:
                 platform.value: sorted(allowed.hex() for allowed in allowed_measurements(tx, platform))
                 for platform in MEASUREMENT_MAPS
             }
+        case m.GovTable.RECOVERY_SHARES:
+            raw = tx.get(RECOVERY_SHARES, SINGLETON_KEY)
+            return None if raw is None else json.loads(raw)
         case m.GovTable.PROPOSALS:
             if call.key:
                 info = read_proposal_info(tx, call.key)

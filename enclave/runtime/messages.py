@@ -161,6 +161,7 @@ class GovTable(Enum):
     CONSTITUTION = "constitution"
     MEASUREMENTS = "measurements"
     PROPOSALS = "proposals"
+    RECOVERY_SHARES = "recovery_shares"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,8 @@ Raft index == ledger seqno, Raft term == view, `Entry.data` == the raw ledger en
 - For every entry in `Ready.entries` that this node did not propose itself: if its index is at or below
   the last seqno held, a new leader overwrote an uncommitted tail: roll back the KV, truncate the writer
   and emit `TruncateLedger` first. Then the writer records the entry (checking any signature against its
-  own tree), the private domain is decrypted with the ledger secret and the KV applies the write set.
+  own tree), the private domain is decrypted with the ledger secret and the KV applies the write set; a
+  rekey's new secret for this node is learnt from it (rekey.py).
 - CCF: a transaction is committed once a signature transaction after it is. Raft may commit a
   committable entry that is not a signature (a membership change, an election entry), so the *ledger*
   commit is the last signature at or below Raft's commit; that is what `CommitLedger`, the KV commit,
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 
 from consensus import ConfChange, Entry, Index, InMemoryStorage, Raft, ReadState, Ready, Role
 from consensus.messages import Message
+from enclave.crypto.identity import NodeIdentity
 from enclave.kv.state_sealing import StateSealer
 from enclave.kv.store import KvStore
 from enclave.kv.write_set import WriteSet
@@ -39,6 +41,7 @@ from enclave.ledger.ledger_secrets import LedgerSecrets
 from enclave.ledger.tables import NODES_INFO, SIGNATURES
 from enclave.ledger.writer import AppendedEntry, LedgerWriter
 from enclave.runtime import messages as m
+from enclave.runtime.rekey import learned_secret
 from enclave.runtime.service_maps import ELECTION, MEMBERSHIP, election_write_set
 
 SendRaft = Callable[[Message], list[m.Effect]]
@@ -64,6 +67,7 @@ def is_raft_committable(public_maps: Sequence[str]) -> bool:
 class Replicator:
     __slots__ = (
         "_ledger_commit",
+        "_node",
         "_proposed",
         "_sealer",
         "_secrets",
@@ -83,9 +87,11 @@ class Replicator:
         *,
         secrets: LedgerSecrets,
         sealer: StateSealer,
+        node: NodeIdentity,
         ledger_commit: int = 0,
     ) -> None:
         self.raft = raft
+        self._node = node  # whose copy of a rekey's secret to take
         # Raft's view of its log: the ledger, in memory (the host holds the durable copy)
         self._storage = storage
         self.writer = writer
@@ -210,6 +216,9 @@ class Replicator:
         maps = dict(decoded.public_maps)
         maps.update(decoded.decrypt_private(self._secrets.secret_for(entry.index)))
         self.kv.apply(WriteSet(maps), entry.index)
+        learned = learned_secret(decoded.public_maps, self._node)
+        if learned is not None:
+            self._secrets.learn(*learned)
         if NODES_INFO in maps:
             outcome.nodes_changed = True
         return entry.data, recorded.committable
@@ -218,6 +227,7 @@ class Replicator:
         assert keep >= self._ledger_commit, f"truncation to {keep} below the commit {self._ledger_commit}"
         self.kv.rollback(keep)
         self.writer.truncate(keep)
+        self._secrets.rollback(keep)
         self._proposed = {i: t for i, t in self._proposed.items() if i <= keep}
         outcome.effects.append(m.TruncateLedger(keep))
         outcome.truncated_to = keep if outcome.truncated_to is None else min(outcome.truncated_to, keep)

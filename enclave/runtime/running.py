@@ -51,6 +51,8 @@ from enclave.runtime.peer_wire import (
     PayloadKind,
 )
 from enclave.runtime.peers import Peers, Received
+from enclave.runtime.recovery_shares import reissue, shares_are_stale
+from enclave.runtime.rekey import pending_request, rekey
 from enclave.runtime.replication import Replicator
 from enclave.runtime.replies import CommitWaiter, Forwarded, LocalClient, LocalJoin, ReplyTo, WriteOutcome
 from enclave.runtime.service_maps import (
@@ -138,6 +140,8 @@ class RunningNode:
         effects += self.drain()
         if self.rep.can_propose():
             self._manage_membership()
+            self._rekey_if_requested()
+            self._reissue_shares_if_stale()
             self.rep.maybe_sign(now_ms)
         return effects + self.drain()
 
@@ -446,6 +450,36 @@ class RunningNode:
         assert isinstance(result, Committed)
         with contextlib.suppress(ConfChangeRefusedError, InvalidConfChangeError):
             self.rep.propose_membership(change, result.write_set, result.version)
+
+    def _rekey_if_requested(self) -> None:
+        """Carry out a rekey governance asked for (rekey.py): the new secret applies after its entry."""
+        request = pending_request(self.rep.kv.begin())
+        if request is None:
+            return
+        applies_from = self.rep.kv.version + 2
+        run = functools.partial(
+            rekey,
+            request_key=request,
+            previous=self.secrets.ledger_secrets.versions()[-1],
+            applies_from=applies_from,
+            random_bytes=self._random_bytes,
+        )
+        executed = execute(self.rep.kv, run)
+        result = executed.result
+        assert isinstance(result, Committed) and result.version + 1 == applies_from
+        entry = self.rep.append_local(result.write_set, result.version)
+        self.secrets.ledger_secrets.add(applies_from, executed.value)
+        self.rep.propose_batch([entry])
+        self.rep.sign(self._now_ms)
+
+    def _reissue_shares_if_stale(self) -> None:
+        """Recovery shares follow the recovery members, the threshold and the latest secret."""
+        if not shares_are_stale(self.rep.kv.begin(), self.secrets.ledger_secrets):
+            return
+        run = functools.partial(reissue, secrets=self.secrets.ledger_secrets, random_bytes=self._random_bytes)
+        result = execute(self.rep.kv, run).result
+        assert isinstance(result, Committed)
+        self.rep.propose_batch([self.rep.append_local(result.write_set, result.version)])
 
     # -- the Ready loop and what follows it --------------------------------------------------------
 
