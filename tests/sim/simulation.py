@@ -26,6 +26,7 @@ from enclave.ledger.entry import decode_entry
 from enclave.ledger.tables import NODES_INFO, NodeStatus
 from enclave.runtime import messages as m
 from enclave.runtime.boundary import EnclaveBoundary, decode_effects, encode_input
+from enclave.runtime.rekey import LEDGER_SECRETS
 from enclave.runtime.running import RunningNode
 from enclave.runtime.service_maps import read_node
 from tests.sim.world import EPOCH_MS, SETTINGS, TICK_MS, Host, addresses, carry_out, new_enclave, provisioned
@@ -52,7 +53,7 @@ class Faults:
 
 
 class Removal(Enum):
-    """Which node the operator removes mid-run."""
+    """Which node the members remove mid-run (NONE: they trigger a ledger rekey instead)."""
 
     NONE = "none"
     FOLLOWER = "follower"
@@ -102,7 +103,10 @@ class Simulation:
     removal: Removal = field(init=False)
     removed: int | None = None  # the node the operator removes, once chosen
     removal_asked: tuple[int, int, int] | None = None  # (node asked, request id, step) of the last ask
-    removal_proposal: str | None = None  # the open remove_node proposal the member votes for
+    removal_proposal: str | None = None  # the open proposal (removal or rekey) the member votes for
+    rekey_wanted: bool = False  # a seed without a removal rekeys instead
+    rekey_seqno: int | None = None  # where a committed ledger holds the rekey, once one does
+    _rekey_scanned: list[int] = field(default_factory=lambda: [0, 0, 0])
     governance_requests: int = 0  # signed so far (each one signed at a distinct created_at)
 
     def __post_init__(self) -> None:
@@ -200,6 +204,7 @@ class Simulation:
                 self.give(host.index, m.Tick(self.now_ms))
         self._learn_node_ids()
         self._ask_for_removal()
+        self._note_rekey()
         if self.faulty:
             self._maybe_fault()
 
@@ -208,7 +213,10 @@ class Simulation:
     def remove_a_node(self) -> None:
         """Pick the node to remove now: the primary, or one of the others."""
         leader = self.leader()
-        if self.removal is Removal.NONE or self.removed is not None or leader is None:
+        if self.removal is Removal.NONE:
+            self.rekey_wanted = True
+            return
+        if self.removed is not None or leader is None:
             return
         others = [i for i in range(3) if i != leader]
         self.removed = leader if self.removal is Removal.PRIMARY else self.rng.choice(others)
@@ -217,7 +225,9 @@ class Simulation:
         """The member proposes `remove_node` and votes for it, through the primary, until the retirement
         commits. A committed Open proposal gets the ballot next; anything else (refused, rolled back, or
         unanswered for a while because the answer was lost in a crash) starts over with a new proposal."""
-        if self.removed is None or self.retirement_committed():
+        if self.removed is None and not self.rekey_wanted:
+            return
+        if self.retirement_committed() if self.removed is not None else self.rekey_seqno is not None:
             return
         if self.removal_asked is not None:
             asked, request_id, step = self.removal_asked
@@ -231,7 +241,9 @@ class Simulation:
         if leader is None:
             return
         if self.removal_proposal is None:
-            action = {"name": "remove_node", "args": {"node_id": self.node_ids[self.removed]}}
+            action: dict[str, object] = {"name": "trigger_ledger_rekey"}
+            if self.removed is not None:
+                action = {"name": "remove_node", "args": {"node_id": self.node_ids[self.removed]}}
             call = self.member_call(GovMessageType.PROPOSAL, {"actions": [action]})
         else:
             call = self.member_call(GovMessageType.BALLOT, {"vote": "accept"}, self.removal_proposal)
@@ -298,6 +310,18 @@ class Simulation:
         self.govern(GovMessageType.ACK, json.loads(issued.body_json))
         voted = self.pass_proposal(("transition_service_to_open", {}))
         assert voted.proposal_state == "Accepted", voted
+
+    def _note_rekey(self) -> None:
+        """Scans newly committed ledger entries for the rekey (see rekey.py)."""
+        if not self.rekey_wanted or self.rekey_seqno is not None:
+            return
+        for host in self.hosts:
+            start = self._rekey_scanned[host.index]
+            for seqno in range(start + 1, host.committed + 1):
+                if LEDGER_SECRETS in decode_entry(host.written.ledger[seqno - 1]).public_maps:
+                    self.rekey_seqno = seqno
+                    return
+            self._rekey_scanned[host.index] = max(start, host.committed)
 
     def retirement_committed(self) -> bool:
         assert self.removed is not None
@@ -481,6 +505,24 @@ class Simulation:
         self.run_until(self.converged, heal_limit, "convergence after healing")
         self.check_final()
 
+    def _check_rekeyed(self) -> None:
+        """Every node holds the same ledger secrets, one of them from just after the committed rekey."""
+        held = {
+            tuple(
+                (start, secret.key)
+                for start, secret in self.running(host.index).secrets.ledger_secrets.versions()
+            )
+            for host in self.hosts
+        }
+        if len(held) != 1:
+            raise SimulationFailure("the nodes hold different ledger secrets after the rekey")
+        starts = [start for start, _ in held.pop()]
+        assert self.rekey_seqno is not None
+        if self.rekey_seqno + 1 not in starts:
+            raise SimulationFailure(
+                f"no secret starts after the committed rekey at {self.rekey_seqno}: {starts}"
+            )
+
     def serving(self) -> list[Host]:
         """The hosts still in the service (all but a removed one)."""
         return [host for host in self.hosts if host.index != self.removed]
@@ -489,6 +531,8 @@ class Simulation:
         self.collect_answers()
         enclaves = [h.enclave for h in self.hosts]
         if any(e is None or e.node is None for e in enclaves) or not self.removal_done():
+            return False
+        if self.rekey_wanted and self.rekey_seqno is None:
             return False
         lasts = {len(h.written.ledger) for h in self.serving()}
         commits = {h.committed for h in self.serving()}
@@ -503,6 +547,8 @@ class Simulation:
                     f"node {host.index}'s ledger differs below the common commit {common}"
                 )
         self._check_acknowledged_txids(self.serving()[0])
+        if self.rekey_wanted:
+            self._check_rekeyed()
         checked_up_to = {host.index: host.committed for host in self.hosts}
         if self.removed is not None:
             gone = self.hosts[self.removed]

@@ -40,8 +40,8 @@ def test_a_faulty_network_keeps_every_acknowledged_write(seed: int) -> None:
 
 
 def test_faults_actually_happen() -> None:
-    """The fast seeds crash and restart nodes, change leaders, check reads and remove a follower and a
-    primary, or they would prove little."""
+    """The fast seeds crash and restart nodes, change leaders, check reads, remove a follower and a
+    primary and rekey the ledger, or they would prove little."""
     simulations = [run_seed(seed) for seed in FAST_SEEDS[:3]]
     assert sum(s.reads_checked for s in simulations) > 10
     assert all(s.crashes > 0 and s.restarts > 0 for s in simulations)
@@ -53,6 +53,8 @@ def test_faults_actually_happen() -> None:
     removing = [s for s in simulations if s.removal is not Removal.NONE]
     assert all(s.removed is not None and s.removal_done() for s in removing)
     assert any(s.state_of(s.removed) is RETIRED for s in removing if s.removed is not None)
+    rekeying = [s for s in simulations if s.removal is Removal.NONE]
+    assert rekeying and all(s.rekey_seqno is not None for s in rekeying)
 
 
 @pytest.mark.parametrize("seed", [3, 4])
