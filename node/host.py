@@ -230,7 +230,13 @@ class Host:
                     config.join_service_measurements,
                 )
             case NodeMode.RECOVER:
-                raise StartupError("recover mode is not built yet (disaster recovery, DESIGN.md section 4.6)")
+                # DESIGN.md 4.6: the ledger of a service that is gone, copied into this node's ledger dir
+                # (a torn last entry was cut when the files were opened).
+                last = self.ledger.last_seqno
+                if not last:
+                    raise StartupError(f"cannot recover: no ledger in {config.path(config.ledger_dir)}")
+                log_event(logging.INFO, "recovering a service from its ledger", ledger_entries=last)
+                return m.RecoverNetwork(self._clock_ms(), addresses, tuple(self.ledger.read(1, last)), settings)
             case _:
                 assert_never(config.mode)
 

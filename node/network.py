@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -403,7 +404,48 @@ def bring_up(
     )
     network.start_node(genesis.name, detach=detach)
     network.wait_for_status(genesis.name, "the genesis node to lead", is_primary, deadline)
-    target = genesis.config().join_api.advertised
+    _join_the_others(
+        network, genesis, count, identities, deadline=deadline, consensus=consensus, detach=detach
+    )
+    open_service()
+    for name in network.nodes:
+        network.wait_for_status(name, "the service to open", is_open, deadline)
+
+
+def bring_up_recovered(
+    network: LocalNetwork,
+    count: int,
+    identities: IdentitySettings,
+    *,
+    old_ledger: Path,
+    deadline: float,
+    consensus: ConsensusSettings | None = None,
+    detach: bool = False,
+) -> None:
+    """Disaster recovery (DESIGN.md 4.6): node0 starts in recover mode from a copy of `old_ledger` (the
+    ledger directory of a node of the lost service), the others join it (trusted at once while the
+    service recovers). Returns once every node is trusted: the members then vote the service open and
+    submit their recovery shares."""
+    first = network.write_node_config("node0", NodeMode.RECOVER, identities, consensus=consensus)
+    config = first.config()
+    shutil.copytree(old_ledger, config.path(config.ledger_dir), dirs_exist_ok=True)
+    network.start_node(first.name, detach=detach)
+    network.wait_for_status(first.name, "the recovering node to lead", is_primary, deadline)
+    _join_the_others(network, first, count, identities, deadline=deadline, consensus=consensus, detach=detach)
+
+
+def _join_the_others(
+    network: LocalNetwork,
+    first: NodeProcess,
+    count: int,
+    identities: IdentitySettings,
+    *,
+    deadline: float,
+    consensus: ConsensusSettings | None,
+    detach: bool,
+) -> None:
+    """node1.. join through `first` and are waited for until trusted."""
+    target = first.config().join_api.advertised
     joiners = [
         network.write_node_config(
             f"node{i}", NodeMode.JOIN, identities, join_target=target, consensus=consensus
@@ -414,9 +456,6 @@ def bring_up(
         network.start_node(joiner.name, detach=detach)
     for joiner in joiners:
         network.wait_for_status(joiner.name, "the node to be trusted", is_trusted, deadline)
-    open_service()
-    for name in network.nodes:
-        network.wait_for_status(name, "the service to open", is_open, deadline)
 
 
 def stop_recorded_network(root: Path, grace: float = STOP_GRACE_SECONDS) -> list[str]:

@@ -23,6 +23,7 @@ bytes, which the service refuses as a replay; that is what a replay is.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -35,6 +36,7 @@ from enclave.crypto.certs import CertificateFormatError, load_certificate_pem
 from enclave.crypto.cose import GovMessageType, sign_request
 from enclave.crypto.ids import member_id_of
 from enclave.crypto.keys import IdentityKey, KeyFormatError, load_private_key_pem
+from enclave.recovery.shares import decrypt_share, issued_from_json
 from enclave.runtime.messages import GovernanceResult, GovRead, GovTable, TxRef, TxStatus
 from node.rpc import convert
 from proto.sealchain.v1 import governance_pb2_grpc
@@ -192,6 +194,21 @@ class GovernanceClient(ServiceClient[governance_pb2_grpc.GovernanceStub]):
         if not isinstance(state_digest, str):
             raise GovernanceError("UnexpectedResponse", f"no state digest in {issued.body_json!r}")
         return self.submit(signer.sign(GovMessageType.ACK, _json_bytes({"state_digest": state_digest})))
+
+    def submit_share(self, signer: MemberSigner, encryption_private_key_pem: bytes) -> GovernanceResult:
+        """Disaster recovery (docs/recovery.md): decrypts this member's recovery share here, with the
+        member's own encryption key (which never leaves this machine), and submits it signed. The
+        result's body says how many shares are in, or that the private state was restored."""
+        rows, _ = self.read(GovTable.RECOVERY_SHARES)
+        if rows is None:
+            raise GovernanceError("NoRecoveryShares", "the service records no recovery shares")
+        issued = issued_from_json(json.dumps(rows).encode())
+        encrypted = issued.encrypted_shares.get(signer.member_id)
+        if encrypted is None:
+            raise GovernanceError("NotARecoveryMember", f"no share was issued to member {signer.member_id}")
+        share = decrypt_share(encrypted, encryption_private_key_pem).to_bytes()
+        payload = _json_bytes({"share": base64.b64encode(share).decode()})
+        return self.submit(signer.sign(GovMessageType.RECOVERY_SHARE, payload))
 
     # -- reads -----------------------------------------------------------------------------------
 

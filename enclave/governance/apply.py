@@ -223,13 +223,20 @@ def _trusted_nodes(kv: KvView) -> set[str]:
 
 
 def _open_service(kv: KvView) -> None:
+    """CCF: a new service opens; a recovering one first waits for the members' recovery shares, which
+    restore its private state and then open it (enclave/runtime/private_recovery.py)."""
     info = read_json_object(kv, SERVICE_INFO, SINGLETON_KEY)
     if info is None:
         raise ActionFailed("the service is not recorded")
     status = ServiceStatus(info["status"])
-    if status is ServiceStatus.OPEN or not is_legal_service_transition(status, ServiceStatus.OPEN):
+    target = (
+        ServiceStatus.WAITING_FOR_RECOVERY_SHARES
+        if status is ServiceStatus.RECOVERING
+        else ServiceStatus.OPEN
+    )
+    if status is ServiceStatus.OPEN or not is_legal_service_transition(status, target):
         raise ActionFailed(f"the service cannot open from {status.value}")
-    kv.put(SERVICE_INFO, SINGLETON_KEY, to_json({**info, "status": ServiceStatus.OPEN.value}))
+    kv.put(SERVICE_INFO, SINGLETON_KEY, to_json({**info, "status": target.value}))
 
 
 def _set_recovery_threshold(kv: KvView, threshold: int) -> None:

@@ -64,5 +64,13 @@ class StateDigestMismatch(RequestRefused):
     """An ack of a state digest other than the one last issued to the member (or none was issued)."""
 
 
+class MalformedShare(RequestRefused):
+    """A recovery share that is not `{"share": BASE64}` of a share of this member's."""
+
+
+class NotRecovering(RequestRefused):
+    """A recovery share while the service is not waiting for them."""
+
+
 class UnsupportedRequest(RequestRefused):
     """A CCF message type sealchain does not handle here (recovery shares)."""

@@ -8,6 +8,7 @@ request raises a `RequestRefused` before the first write, so the caller may even
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, replace
 from typing import assert_never
 
@@ -18,6 +19,7 @@ from enclave.governance.actions import ACTION_NAMES
 from enclave.governance.apply import ActionFailed, enact
 from enclave.governance.constitution import Resolution, read_constitution, resolve
 from enclave.governance.errors import (
+    MalformedShare,
     MemberAlreadyActive,
     NotProposer,
     ProposalClosed,
@@ -29,6 +31,7 @@ from enclave.governance.proposals import (
     ProposalInfo,
     ProposalState,
     list_proposals,
+    loads_strict,
     parse_ballot,
     parse_proposal,
     proposal_id_for,
@@ -72,7 +75,18 @@ class MemberActivated:
     member_id: MemberId
 
 
-GovernanceResult = ProposalSubmitted | BallotCast | ProposalWithdrawn | StateDigestIssued | MemberActivated
+@dataclass(frozen=True, slots=True)
+class ShareSubmitted:
+    """A member's decrypted recovery share (CCF: `{"share": BASE64}`); what it restores is the caller's
+    business (enclave/runtime/private_recovery.py), in the same transaction."""
+
+    member_id: MemberId
+    share: bytes
+
+
+GovernanceResult = (
+    ProposalSubmitted | BallotCast | ProposalWithdrawn | StateDigestIssued | MemberActivated | ShareSubmitted
+)
 
 
 DEFAULT_POLICY = ReplayPolicy()
@@ -98,8 +112,10 @@ def handle_request(
             )
         case GovMessageType.ACK:
             result = _ack(tx, accepted)
-        case GovMessageType.RECOVERY_SHARE | GovMessageType.ENCRYPTED_RECOVERY_SHARE:
-            raise UnsupportedRequest(f"{request.msg_type} is not handled by governance (recovery)")
+        case GovMessageType.RECOVERY_SHARE:
+            result = ShareSubmitted(accepted.member_id, parse_share(accepted.request.payload))
+        case GovMessageType.ENCRYPTED_RECOVERY_SHARE:
+            raise UnsupportedRequest("encrypted recovery shares are not taken: decrypt yours and submit it")
         case _:
             assert_never(request.msg_type)
     remember(tx, accepted, now_s, policy)
@@ -174,6 +190,21 @@ def _withdraw(tx: Transaction, accepted: AuthenticatedRequest) -> ProposalWithdr
         raise NotProposer(f"only its proposer withdraws proposal {proposal_id}")
     write_proposal_info(tx, proposal_id, replace(info, state=ProposalState.WITHDRAWN))
     return ProposalWithdrawn(proposal_id)
+
+
+def parse_share(payload: bytes) -> bytes:
+    """CCF's `{"share": BASE64}`."""
+    try:
+        document = loads_strict(payload)
+        if (
+            not isinstance(document, dict)
+            or set(document) != {"share"}
+            or not isinstance(document["share"], str)
+        ):
+            raise ValueError('a share is {"share": BASE64}')
+        return base64.b64decode(document["share"], validate=True)
+    except (ValueError, RecursionError) as exc:
+        raise MalformedShare(f"not a recovery share: {exc}") from None
 
 
 def _ack(tx: Transaction, accepted: AuthenticatedRequest) -> MemberActivated:

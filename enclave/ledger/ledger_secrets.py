@@ -85,6 +85,11 @@ class LedgerSecrets:
             self._starts.pop()
             self._secrets.pop()
 
+    def covers(self, seqno: int) -> bool:
+        """Whether a secret applies to `seqno`: not for the ledger a recovered service inherited, until
+        the members' shares restored its secrets (DESIGN.md 4.6)."""
+        return bool(self._starts) and seqno >= self._starts[0]
+
     def secret_for(self, seqno: int) -> LedgerSecret:
         index = bisect.bisect_right(self._starts, seqno) - 1
         if index < 0:

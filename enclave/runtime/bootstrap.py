@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from cryptography import x509
@@ -42,6 +42,7 @@ from enclave.runtime import messages as m
 from enclave.runtime.errors import JoinRefused, MalformedSecrets, ReplayedLedgerInvalid, WrongLifecycleState
 from enclave.runtime.join import JoinedService, subject_alt_name
 from enclave.runtime.node_secrets import NodeSecrets
+from enclave.runtime.recovery_start import recovered_at, recovery_write_set, replay_public
 from enclave.runtime.rekey import learned_secret
 from enclave.runtime.replication import Replicator, is_raft_committable
 from enclave.runtime.running import RunningNode, at_ms
@@ -89,7 +90,7 @@ def _announce(node: RunningNode) -> list[m.Effect]:
 def _running(
     env: Environment,
     secrets: NodeSecrets,
-    start: m.StartNetwork | m.JoinNetwork | m.Restart,
+    start: m.StartNetwork | m.JoinNetwork | m.Restart | m.RecoverNetwork,
     *,
     raft: Raft,
     storage: InMemoryStorage,
@@ -195,6 +196,70 @@ def genesis(env: Environment, start: m.StartNetwork) -> tuple[RunningNode, list[
     return running, effects
 
 
+# -- disaster recovery ------------------------------------------------------------------------------------
+
+
+def recover(env: Environment, message: m.RecoverNetwork) -> tuple[RunningNode, list[m.Effect]]:
+    """DESIGN.md 4.6 (recovery_start.py): the old ledger's public state, a new service identity recording
+    the old one, this node the only voter; private state waits for the members' shares."""
+    names = _names(message.addresses)
+    now = at_ms(message.now_ms)
+    random_bytes = env.random_bytes
+    service = ServiceIdentity.create(
+        random_bytes(MIN_ENTROPY_BYTES), not_before=now, not_after=now + SERVICE_VALIDITY
+    )
+    node = service.endorse(
+        identity_key_from_entropy(random_bytes(MIN_ENTROPY_BYTES)),
+        names,
+        not_before=now,
+        not_after=now + NODE_VALIDITY,
+    )
+    # Our secret starts after the recovery transaction; the old ledger's come back with the shares.
+    ledger_secrets = LedgerSecrets()
+    writer = LedgerWriter(node, ledger_secrets, _policy(message.settings), message.now_ms)
+    old = replay_public(message.ledger_entries, writer)
+    recovered_at = len(old.entries)
+    ledger_secrets.add(recovered_at + 1, LedgerSecret(random_bytes(LEDGER_SECRET_SIZE)))
+    secrets = NodeSecrets(node, service, ledger_secrets, random_bytes(STATE_KEY_SIZE), node.node_id)
+
+    view = old.last_view + 1
+    write_set = recovery_write_set(old.kv.begin(), service, node, message.addresses, recovered_at)
+    write_set = WriteSet({**write_set.maps, **code_id_writes(env.platform.measurement)})
+    first = writer.append(write_set, view)
+    old.kv.apply(write_set, first.txid.seqno)
+    signature = writer.sign(message.now_ms, view)
+    old.kv.apply(WriteSet(dict(decode_entry(signature.raw).public_maps)), signature.txid.seqno)
+
+    node_id = RaftNodeId(node.node_id)
+    storage = InMemoryStorage(Configuration(frozenset({node_id})))
+    storage.append(
+        [
+            *old.entries,
+            Entry(Term(view), Index(first.txid.seqno), first.raw),
+            Entry(Term(view), Index(signature.txid.seqno), signature.raw, committable=True),
+        ]
+    )
+    storage.set_hard_state(HardState(Term(view), node_id, Index(recovered_at)))
+    raft = Raft(_raft_config(node.node_id, message.settings), storage, env.raft_rng())
+    running = _running(env, secrets, message, raft=raft, storage=storage, writer=writer, kv=old.kv)
+    effects: list[m.Effect] = [
+        m.ServiceCreated(service.cert_pem),
+        *_announce(running),
+        m.StoreSealedSecrets(secrets.seal(env.platform)),
+    ]
+    if old.dropped:
+        effects.append(m.Log(m.LogLevel.WARNING, f"{old.dropped} entries after the last signature dropped"))
+        effects.append(m.TruncateLedger(recovered_at))
+    effects += [
+        m.AppendLedger(first.txid.seqno, first.raw, False),
+        m.AppendLedger(signature.txid.seqno, signature.raw, True),
+        m.PersistRaftState(view, node.node_id, recovered_at),
+        m.Flush(),
+    ]
+    raft.campaign()
+    return running, effects
+
+
 # -- joined --------------------------------------------------------------------------------------------------
 
 
@@ -242,7 +307,8 @@ def restart(env: Environment, message: m.Restart) -> tuple[RunningNode, list[m.E
                 raise ReplayedLedgerInvalid(f"entry {decoded.txid} found at position {seqno}")
             writer.record_replicated(raw, decoded)
             maps = dict(decoded.public_maps)
-            maps.update(decoded.decrypt_private(secrets.ledger_secrets.secret_for(seqno)))
+            if secrets.ledger_secrets.covers(seqno):
+                maps.update(decoded.decrypt_private(secrets.ledger_secrets.secret_for(seqno)))
             learned = learned_secret(decoded.public_maps, secrets.node)
             if learned is not None:
                 secrets.ledger_secrets.learn(*learned)
@@ -262,6 +328,10 @@ def restart(env: Environment, message: m.Restart) -> tuple[RunningNode, list[m.E
                 change=membership_change_of(decoded.public_maps),
             )
         )
+    inherited = recovered_at(kv)
+    if inherited:
+        # A recovered service's Raft history starts at its recovery: the old nodes' changes are void.
+        entries = [replace(entry, change=None) if entry.index <= inherited else entry for entry in entries]
     hard = message.raft_state
     if hard is not None and hard.commit > len(entries):
         raise ReplayedLedgerInvalid(f"Raft committed {hard.commit} but the ledger ends at {len(entries)}")

@@ -25,7 +25,7 @@ from enclave.crypto.keys import MIN_ENTROPY_BYTES, IdentityKey, identity_key_fro
 from enclave.platform.api import Measurement, Platform, PlatformName, RandomBytes
 from enclave.runtime import join_wire
 from enclave.runtime import messages as m
-from enclave.runtime.bootstrap import Environment, genesis, joined, restart
+from enclave.runtime.bootstrap import Environment, genesis, joined, recover, restart
 from enclave.runtime.errors import JoinRefused, RejectedInput, WrongLifecycleState
 from enclave.runtime.join import JOIN_NONCE_SIZE, join_request, verify_join_response
 from enclave.runtime.lifecycle import Lifecycle
@@ -87,6 +87,10 @@ class Enclave:
             case m.StartNetwork():
                 self._lifecycle.require(S.UNINITIALIZED, doing="start a network")
                 node, effects = genesis(self._env, message)
+                return self._become_part_of_network(node, effects)
+            case m.RecoverNetwork():
+                self._lifecycle.require(S.UNINITIALIZED, doing="recover a network")
+                node, effects = recover(self._env, message)
                 return self._become_part_of_network(node, effects)
             case m.Restart():
                 self._lifecycle.require(S.UNINITIALIZED, doing="restart")

@@ -35,6 +35,7 @@ from enclave.kv.transaction import Transaction
 from enclave.ledger.tables import SERVICE_INFO, SINGLETON_KEY
 from enclave.runtime import messages as m
 from enclave.runtime.client_calls import CallRefused
+from enclave.runtime.private_recovery import RecoveryContext, accept_share
 from enclave.runtime.recovery_shares import RECOVERY_SHARES
 from enclave.runtime.service_maps import read_nodes
 
@@ -63,9 +64,11 @@ def refusal_error(refused: gov_errors.RequestRefused) -> m.CallError:
     return m.CallError(code, f"{type(refused).__name__}: {refused}{cause}")
 
 
-def submit(tx: Transaction, signed: bytes, now_s: int) -> tuple[str | None, str | None, str]:
+def submit(
+    tx: Transaction, signed: bytes, now_s: int, recovery: RecoveryContext
+) -> tuple[str | None, str | None, str]:
     """Act on one signed request in `tx` (raises `RequestRefused` having written nothing); what it did as
-    (proposal id, proposal state, JSON body) for `GovernanceResult`."""
+    (proposal id, proposal state, JSON body) for `GovernanceResult`. `recovery`: for recovery shares."""
     result = handler.handle_request(tx, signed, now_s)
     match result:
         case handler.ProposalSubmitted(proposal_id, state):
@@ -79,6 +82,8 @@ def submit(tx: Transaction, signed: bytes, now_s: int) -> tuple[str | None, str 
             return None, None, json.dumps({"state_digest": state_digest})
         case handler.MemberActivated(member_id):
             return None, None, json.dumps({"member_id": member_id, "status": "Active"})
+        case handler.ShareSubmitted(member_id, share):
+            return None, None, json.dumps(accept_share(tx, member_id, share, recovery))
         case _:
             assert_never(result)
 

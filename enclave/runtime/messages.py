@@ -313,6 +313,17 @@ class StartNetwork:
 
 
 @dataclass(frozen=True, slots=True)
+class RecoverNetwork:
+    """Disaster recovery (DESIGN.md 4.6): start a new service from `ledger_entries`, the ledger of a
+    service that is gone (read from this node's ledger files, in seqno order from 1)."""
+
+    now_ms: int
+    addresses: NodeAddresses
+    ledger_entries: tuple[bytes, ...]
+    settings: ConsensusSettings = ConsensusSettings()
+
+
+@dataclass(frozen=True, slots=True)
 class JoinNetwork:
     """Join the service whose certificate is `service_cert_pem`, by asking the node at `target_address`
     (a peer address). The enclave answers with `SendJoinRequest`, resent on ticks until answered.
@@ -406,6 +417,7 @@ class NodeStatusQuery:
 
 HostInput = (
     StartNetwork
+    | RecoverNetwork
     | JoinNetwork
     | JoinResponseReceived
     | JoinRequestReceived

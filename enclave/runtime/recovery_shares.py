@@ -18,9 +18,10 @@ from collections.abc import Sequence
 from enclave.governance.tables import MEMBERS_ENCRYPTION_KEYS, active_member_ids, recovery_threshold
 from enclave.kv.transaction import Transaction
 from enclave.ledger.ledger_secrets import LedgerSecrets
-from enclave.ledger.tables import SINGLETON_KEY
+from enclave.ledger.tables import SINGLETON_KEY, ServiceStatus
 from enclave.platform.api import RandomBytes
 from enclave.recovery.shares import RecoveryMember, issue_shares, issued_to_json
+from enclave.runtime.service_maps import read_service_status
 
 RECOVERY_SHARES = "public:ccf.internal.recovery_shares"
 ISSUED_FOR = b"issued_for"
@@ -54,7 +55,10 @@ def _wanted(tx: Transaction, secrets: LedgerSecrets) -> tuple[list[RecoveryMembe
 
 
 def shares_are_stale(tx: Transaction, secrets: LedgerSecrets) -> bool:
-    """Whether the recorded shares were issued for other members, threshold or secret (or never)."""
+    """Whether the recorded shares were issued for other members, threshold or secret (or never). Not
+    while a recovered service waits for its members' shares: those are of the old service's issuance."""
+    if read_service_status(tx) in (ServiceStatus.RECOVERING, ServiceStatus.WAITING_FOR_RECOVERY_SHARES):
+        return False
     members, _, _, digest = _wanted(tx, secrets)
     recorded = tx.get(RECOVERY_SHARES, ISSUED_FOR)
     if recorded is None:

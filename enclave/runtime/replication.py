@@ -151,6 +151,10 @@ class Replicator:
             raise
         self._proposed[version] = appended.txid.view
 
+    def raw_entries(self, through: int) -> list[bytes]:
+        """The ledger entries 1..`through`, as Raft holds them."""
+        return [entry.data for entry in self._storage.entries(Index(1), Index(through + 1))]
+
     # -- every node --------------------------------------------------------------------------------
 
     def drain(self, send: SendRaft, now_ms: int) -> DrainOutcome:
@@ -214,7 +218,8 @@ class Replicator:
         )
         recorded = self.writer.record_replicated(entry.data, decoded)
         maps = dict(decoded.public_maps)
-        maps.update(decoded.decrypt_private(self._secrets.secret_for(entry.index)))
+        if self._secrets.covers(entry.index):  # not: a recovered service's inherited ledger
+            maps.update(decoded.decrypt_private(self._secrets.secret_for(entry.index)))
         self.kv.apply(WriteSet(maps), entry.index)
         learned = learned_secret(decoded.public_maps, self._node)
         if learned is not None:

@@ -51,7 +51,9 @@ from enclave.runtime.peer_wire import (
     PayloadKind,
 )
 from enclave.runtime.peers import Peers, Received
+from enclave.runtime.private_recovery import RecoveryContext
 from enclave.runtime.recovery_shares import reissue, shares_are_stale
+from enclave.runtime.recovery_start import recovered_at
 from enclave.runtime.rekey import pending_request, rekey
 from enclave.runtime.replication import Replicator
 from enclave.runtime.replies import CommitWaiter, Forwarded, LocalClient, LocalJoin, ReplyTo, WriteOutcome
@@ -307,10 +309,17 @@ class RunningNode:
         call = request.call
         match call:
             case m.GovSubmit():
-                now_s = self._now_ms // 1000
-                return execute(
-                    self.rep.kv, functools.partial(governance_calls.submit, signed=call.signed, now_s=now_s)
+                submit = functools.partial(
+                    governance_calls.submit,
+                    signed=call.signed,
+                    now_s=self._now_ms // 1000,
+                    recovery=RecoveryContext(
+                        self._inherited_ledger,
+                        lambda: self.secrets.ledger_secrets.versions()[-1][1],
+                        self._random_bytes,
+                    ),
                 )
+                return execute(self.rep.kv, submit)
             case m.CallProcedure():
                 assert request.caller is not None
                 run = functools.partial(
@@ -397,7 +406,7 @@ class RunningNode:
         request = joiner.request
 
         def record(tx: Transaction) -> NodeStatus:
-            opening = read_service_status(tx) is ServiceStatus.OPENING
+            opening = read_service_status(tx) in _NOT_YET_OPEN
             status = NodeStatus.TRUSTED if opening else NodeStatus.PENDING
             data = node_data(request.peer_address, request.client_address)
             for map_name, writes in endorsed_node_writes(joiner.public_key, cert_pem, status, data).items():
@@ -471,6 +480,10 @@ class RunningNode:
         self.secrets.ledger_secrets.add(applies_from, executed.value)
         self.rep.propose_batch([entry])
         self.rep.sign(self._now_ms)
+
+    def _inherited_ledger(self) -> list[bytes]:
+        """The ledger this service inherited in a disaster recovery (none otherwise)."""
+        return self.rep.raw_entries(recovered_at(self.rep.kv))
 
     def _reissue_shares_if_stale(self) -> None:
         """Recovery shares follow the recovery members, the threshold and the latest secret."""
@@ -580,6 +593,12 @@ class RunningNode:
 
 def _status_text(status: ServiceStatus | None) -> str | None:
     return None if status is None else status.value
+
+
+# CCF: before the service opens (for the first time, or again after a recovery) joiners are trusted at once.
+_NOT_YET_OPEN = frozenset(
+    {ServiceStatus.OPENING, ServiceStatus.RECOVERING, ServiceStatus.WAITING_FOR_RECOVERY_SHARES}
+)
 
 
 def _only_reads(call: m.ClientCall) -> bool:

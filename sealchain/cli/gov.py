@@ -404,6 +404,43 @@ def ack(caller: _Caller) -> None:
     _exit_if_rolled_back(result)
 
 
+@gov.group("share")
+def share() -> None:
+    """Disaster recovery: each recovery member submits its share (docs/recovery.md)."""
+
+
+@share.command("submit")
+@click.option(
+    "--enc-key",
+    "encryption_key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The member's RSA encryption private key (default: the workspace's memberN_enc_privk.pem).",
+)
+@_caller_options
+def share_submit(encryption_key: Path | None, caller: _Caller) -> None:
+    """Decrypt this member's recovery share locally (the key never leaves this machine) and submit it.
+
+    Once the recovery threshold of shares is in, the service restores its private state and opens."""
+    key_file = (
+        encryption_key or caller.workspace.identity_files(Role.MEMBER, caller.identity).encryption_private_key
+    )
+    with _signing(caller) as (client, signer):
+        result = client.submit_share(signer, key_file.read_bytes())
+    body = result_body(result)
+    if caller.json_output:
+        _echo_json({"txid": format_txid(result.txid), "status": result.status.value, **body})
+    elif "failure" in body:
+        click.echo(f"the shares did not restore the service: {body['failure']}; submit again")
+    elif "service" in body:
+        click.echo(
+            f"private state restored ({body.get('restored_keys')} keys): the service is {body['service']}"
+        )
+    else:
+        click.echo(f"share accepted: {body.get('submitted')} of {body.get('threshold')} needed")
+    _exit_if_rolled_back(result)
+
+
 @gov.command("submit")
 @click.argument("request_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_caller_options

@@ -19,6 +19,7 @@ from node.network import (
     NetworkError,
     NetworkFile,
     bring_up,
+    bring_up_recovered,
     is_primary,
     node_status,
     read_network_file,
@@ -29,7 +30,7 @@ from sealchain.cli.errors import CliError, json_option
 from sealchain.cli.options import workspace_option
 from sealchain.client import ClientError
 from sealchain.governance import GovernanceClient, MemberSigner, activate_and_open
-from sealchain.workspace import Workspace, WorkspaceError, prepare_network_workspace
+from sealchain.workspace import Role, Workspace, WorkspaceError, prepare_network_workspace
 
 UP_DEADLINE_SECONDS = 120.0
 
@@ -44,6 +45,14 @@ def network() -> None:
 @click.option("--members", "member_count", default=3, show_default=True, type=click.IntRange(1, 20))
 @click.option("--users", "user_count", default=1, show_default=True, type=click.IntRange(0, 100))
 @workspace_option
+@click.option(
+    "--recover-from",
+    "recover_from",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Disaster recovery: start from the ledger of the lost network in this workspace (its members "
+    "and users are copied); the members then submit their recovery shares (gov share submit).",
+)
 @click.option("--detach", is_flag=True, help="Leave the nodes running in the background and return.")
 @json_option
 def up(
@@ -52,6 +61,7 @@ def up(
     member_count: int,
     user_count: int,
     workspace_dir: Path | None,
+    recover_from: Path | None,
     detach: bool,
     json_output: bool,
 ) -> None:
@@ -64,6 +74,9 @@ def up(
     workspace = Workspace.locate(workspace_dir)
     if workspace.network_json.exists() or workspace.node_dir("node0").exists():
         raise CliError("workspace_in_use", f"{workspace.root} already holds a network: use another workspace")
+    if recover_from is not None:
+        _recover(workspace, Workspace(recover_from), node_count, detach=detach, json_output=json_output)
+        return
     try:
         identities = prepare_network_workspace(
             workspace, nodes=node_count, members=member_count, users=user_count
@@ -109,6 +122,53 @@ def up(
     if detach:
         return
     _stay_in_foreground(local)
+
+
+def _recover(
+    workspace: Workspace, lost: Workspace, node_count: int, *, detach: bool, json_output: bool
+) -> None:
+    """DESIGN.md 4.6: the lost network's members and users, its longest ledger, a recovering node0."""
+    ledgers = [path for path in lost.root.glob("nodes/*/ledger") if path.is_dir() and any(path.iterdir())]
+    if not ledgers or not lost.identity_names(Role.MEMBER):
+        raise CliError("not_a_network", f"{lost.root} holds no members or no node ledger to recover from")
+    longest = max(ledgers, key=lambda path: sum(chunk.stat().st_size for chunk in path.iterdir()))
+    for role in (Role.MEMBER, Role.USER):
+        source = lost.root / role.folder
+        if source.is_dir():
+            shutil.copytree(source, workspace.root / role.folder, dirs_exist_ok=True)
+    members, users = workspace.identity_names(Role.MEMBER), workspace.identity_names(Role.USER)
+    try:
+        identities = prepare_network_workspace(workspace, nodes=node_count, members=0, users=0)
+    except (WorkspaceError, PlatformFilesError) as error:
+        raise CliError(error.code, str(error)) from None
+    local = LocalNetwork(workspace.root)
+    try:
+        deadline = time.monotonic() + UP_DEADLINE_SECONDS
+        bring_up_recovered(
+            local, node_count, identities, old_ledger=longest, deadline=deadline, detach=detach
+        )
+        network_file = local.write_network_file(members, users)
+        with GovernanceClient.from_workspace(workspace.root, identity=members[0]) as governance:
+            activate_and_open(governance, [MemberSigner.from_workspace(workspace, name) for name in members])
+    except NetworkError as error:
+        local.stop_all()
+        raise CliError(error.code, str(error)) from None
+    except ClientError as error:
+        local.stop_all()
+        raise CliError(error.code, f"opening the recovered service failed: {error.message}") from None
+    except BaseException:
+        local.stop_all()
+        raise
+    if json_output:
+        click.echo(network_file.to_json(), nl=False)
+    else:
+        click.echo(f"Recovered from {longest}; new service certificate: {workspace.service_cert}")
+        click.echo("The service waits for recovery shares. Each recovery member runs:")
+        sealchain = shutil.which("sealchain") or f"{sys.executable} -m sealchain"
+        for name in members:
+            click.echo(f"  {sealchain} gov share submit --as {name} --workspace {workspace.root}")
+    if not detach:
+        _stay_in_foreground(local)
 
 
 def _print_welcome(workspace: Workspace, network_file: NetworkFile, users: list[str]) -> None:

@@ -13,6 +13,7 @@ from enclave.governance.errors import (
     InvalidRequest,
     MalformedBallot,
     MalformedProposal,
+    MalformedShare,
     NotProposer,
     ProposalClosed,
     ReplayedRequest,
@@ -151,9 +152,12 @@ def test_a_malformed_ballot_is_refused(service: Governed, payload: bytes) -> Non
     assert isinstance(service.refuse(signed), MalformedBallot)
 
 
-def test_recovery_shares_are_not_governance_requests(service: Governed) -> None:
-    signed = service.members[0].sign(b"share", GovMessageType.RECOVERY_SHARE, service.tick())
-    assert isinstance(service.refuse(signed), UnsupportedRequest)
+def test_a_malformed_recovery_share_and_an_encrypted_one_are_refused(service: Governed) -> None:
+    """Members submit the share they decrypted themselves, as CCF's `{"share": BASE64}`."""
+    garbled = service.members[0].sign(b"share", GovMessageType.RECOVERY_SHARE, service.tick())
+    encrypted = service.members[0].sign(b"{}", GovMessageType.ENCRYPTED_RECOVERY_SHARE, service.tick())
+    assert isinstance(service.refuse(garbled), MalformedShare)
+    assert isinstance(service.refuse(encrypted), UnsupportedRequest)
 
 
 def test_garbage_is_an_invalid_request(service: Governed) -> None:
