@@ -26,6 +26,7 @@ from enclave.governance.tables import (
     MEMBERS_ENCRYPTION_KEYS,
     MEMBERS_INFO,
     USERS_CERTS,
+    measurement_writes,
     to_json,
 )
 from enclave.kv.state_sealing import STATE_KEY_SIZE, StateSealer
@@ -46,7 +47,7 @@ from enclave.runtime.recovery_start import recovered_at, recovery_write_set, rep
 from enclave.runtime.rekey import learned_secret
 from enclave.runtime.replication import Replicator, is_raft_committable
 from enclave.runtime.running import RunningNode, at_ms
-from enclave.runtime.service_maps import code_id_writes, membership_change_of, node_data, read_node
+from enclave.runtime.service_maps import membership_change_of, node_data, read_node
 
 SERVICE_VALIDITY = timedelta(days=10 * 365)
 NODE_VALIDITY = timedelta(days=365)
@@ -141,7 +142,7 @@ def _genesis_extras(start: m.StartNetwork, env: Environment) -> WriteSet:
         MEMBERS_CERTS: MapWrites(writes=members),
         MEMBERS_INFO: MapWrites(writes=member_info),
         USERS_CERTS: MapWrites(writes=users),
-        **code_id_writes(env.platform.measurement),
+        **measurement_writes(env.platform.name, env.platform.measurement),
     }
     if member_keys:
         maps[MEMBERS_ENCRYPTION_KEYS] = MapWrites(writes=member_keys)
@@ -224,7 +225,8 @@ def recover(env: Environment, message: m.RecoverNetwork) -> tuple[RunningNode, l
 
     view = old.last_view + 1
     write_set = recovery_write_set(old.kv.begin(), service, node, message.addresses, recovered_at)
-    write_set = WriteSet({**write_set.maps, **code_id_writes(env.platform.measurement)})
+    own_code = measurement_writes(env.platform.name, env.platform.measurement)
+    write_set = WriteSet({**write_set.maps, **own_code})
     first = writer.append(write_set, view)
     old.kv.apply(write_set, first.txid.seqno)
     signature = writer.sign(message.now_ms, view)

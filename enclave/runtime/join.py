@@ -42,6 +42,7 @@ from enclave.crypto.keys import (
 from enclave.ledger.ledger_secrets import LedgerSecret, LedgerSecrets
 from enclave.platform.api import Measurement, Platform, PlatformName, RandomBytes
 from enclave.platform.errors import EvidenceRejected
+from enclave.platform.evidence import decode_evidence
 from enclave.platform.policy import TrustPolicy, report_data_for, verify_evidence
 from enclave.runtime import join_wire
 from enclave.runtime.errors import JoinRefused
@@ -74,10 +75,11 @@ class VerifiedJoin:
 def verify_join_request(
     data: bytes,
     roots: Mapping[PlatformName, x509.Certificate],
-    allowed: frozenset[Measurement],
+    allowed: Mapping[PlatformName, frozenset[Measurement]],
     at: datetime,
 ) -> VerifiedJoin:
-    """The request, if signed by its identity key and attested by allowed code; else `JoinRefused`."""
+    """The request, if signed by its identity key and attested by code governance allows on the
+    evidence's platform; else `JoinRefused`."""
     request = join_wire.decode_request(data)
     key = load_public_key_der(request.identity_public_key_der)
     if not verify_digest(key, request.signed_digest(), request.signature):
@@ -85,9 +87,10 @@ def verify_join_request(
     subject_alt_name(request.peer_address)
     subject_alt_name(request.client_address)
     try:
+        platform = decode_evidence(request.evidence).platform
         verify_evidence(
             request.evidence,
-            TrustPolicy(roots, allowed),
+            TrustPolicy(roots, allowed.get(platform, frozenset())),
             identity_public_key_der=request.identity_public_key_der,
             at=at,
         )

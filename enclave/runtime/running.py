@@ -30,6 +30,7 @@ from enclave.apps import registry
 from enclave.apps.api import Caller, ProcedureError
 from enclave.crypto.ids import NodeId
 from enclave.governance.errors import RequestRefused
+from enclave.governance.tables import allowed_measurements
 from enclave.kv.execute import Executed, TooManyConflicts, execute
 from enclave.kv.transaction import Committed, Transaction
 from enclave.ledger.tables import ENDORSED_NODE_CERTIFICATES, NodeStatus, ServiceStatus, endorsed_node_writes
@@ -58,7 +59,6 @@ from enclave.runtime.rekey import pending_request, rekey
 from enclave.runtime.replication import Replicator
 from enclave.runtime.replies import CommitWaiter, Forwarded, LocalClient, LocalJoin, ReplyTo, WriteOutcome
 from enclave.runtime.service_maps import (
-    allowed_measurements,
     client_certificate_pems,
     membership_write_set,
     node_data,
@@ -380,7 +380,9 @@ class RunningNode:
         now = at_ms(self._now_ms)
         kv = self.rep.kv
         try:
-            joiner = verify_join_request(data, self._roots, allowed_measurements(kv.begin()), now)
+            tx = kv.begin()
+            allowed = {platform: allowed_measurements(tx, platform) for platform in PlatformName}
+            joiner = verify_join_request(data, self._roots, allowed, now)
         except JoinRefused as refused:
             return self._forwarder.reply_join(
                 reply_to, join_wire.encode(join_wire.JoinRejected(str(refused)))

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from consensus import ChangeKind, ConfChange
 from consensus import NodeId as RaftNodeId
 from enclave.governance.tables import (
-    CODE_ID_ALLOWED,
-    MEASUREMENT_MAPS,
     MEMBERS_CERTS,
     USERS_CERTS,
     to_json,
@@ -31,10 +29,8 @@ from enclave.ledger.tables import (
     NodeStatus,
     ServiceStatus,
 )
-from enclave.platform.api import Measurement, PlatformName
 
 # Governance owns the governance maps; the runtime reads them (and writes the genesis values).
-CODE_IDS = MEASUREMENT_MAPS[PlatformName.SGX_SIM]
 MEMBERSHIP = "public:ccf.internal.membership"
 ELECTION = "public:ccf.internal.election"
 _RESERVED_PREFIXES = ("ccf.", "public:ccf.")
@@ -117,19 +113,6 @@ def client_certificate_pems(tx: Transaction) -> tuple[str, ...]:
     """Every user's and member's certificate, sorted and without repeats."""
     pems = {raw.decode() for map_name in (USERS_CERTS, MEMBERS_CERTS) for _, raw in tx.scan(map_name)}
     return tuple(sorted(pems))
-
-
-def allowed_measurements(tx: Transaction) -> frozenset[Measurement]:
-    """The code ids governance allows to join (initialised at genesis with the genesis node's own)."""
-    return frozenset(
-        Measurement(bytes.fromhex(key.decode()))
-        for key, raw in tx.scan(CODE_IDS)
-        if _from_json(raw, "code id") == CODE_ID_ALLOWED
-    )
-
-
-def code_id_writes(measurement: Measurement) -> dict[str, MapWrites]:
-    return {CODE_IDS: MapWrites(writes={measurement.hex().encode(): to_json(CODE_ID_ALLOWED)})}
 
 
 # -- membership and elections (sealchain's internal maps) ----------------------------------------------

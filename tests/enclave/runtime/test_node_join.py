@@ -8,8 +8,11 @@ from dataclasses import replace
 
 from enclave.crypto.ids import node_id_of
 from enclave.crypto.keys import sign_digest
+from enclave.platform.api import Measurement, PlatformName
+from enclave.platform.backends import open_platform
 from enclave.runtime import join_wire
 from enclave.runtime import messages as m
+from enclave.runtime.join import join_request
 from tests.enclave.runtime.node_helpers import (
     NO_FAULTS,
     give,
@@ -24,7 +27,16 @@ from tests.enclave.runtime.node_helpers import (
     start_join,
 )
 from tests.sim.simulation import Simulation
-from tests.sim.world import EPOCH_MS, MEASUREMENT, OTHER_MEASUREMENT, SETTINGS, Host, addresses, new_enclave
+from tests.sim.world import (
+    EPOCH_MS,
+    MEASUREMENT,
+    OTHER_MEASUREMENT,
+    SETTINGS,
+    Host,
+    addresses,
+    new_enclave,
+    provisioned,
+)
 
 
 def test_a_genuine_joiner_is_accepted_before_the_service_opens() -> None:
@@ -193,3 +205,27 @@ def test_new_code_allowed_by_governance_joins_old_code_its_operator_trusts() -> 
     assert "MeasurementNotAllowed" in effects[0].text  # type: ignore[union-attr]
     upgraded, _ = upgraded_joiner(service, (MEASUREMENT,))
     assert upgraded.enclave is not None and upgraded.enclave.state is m.LifecycleState.TRUSTED
+
+
+def vbs_request(measurement: Measurement) -> bytes:
+    """A join request from machine 1 running the vbs-sim backend."""
+    platform = open_platform(
+        PlatformName.VBS_SIM, provisioned().machines[1], measurement, random.Random(5).randbytes
+    )
+    return join_request(joiner_key(5), platform, addresses(1).peer, addresses(1).client, b"n" * 32)
+
+
+def test_the_allow_list_is_per_platform() -> None:
+    """A measurement allowed on sgx-sim does not let the same code join on vbs-sim, and the other way."""
+    service, _ = start_alone()
+    open_service(service)
+    refused = join_answer(service, vbs_request(MEASUREMENT))
+    assert isinstance(refused, join_wire.JoinRejected) and "MeasurementNotAllowed" in refused.reason
+
+    allowed = pass_proposal(
+        service, ("add_measurement", {"platform": "vbs-sim", "measurement": MEASUREMENT.hex()})
+    )
+    assert allowed.proposal_state == "Accepted"
+    assert isinstance(join_answer(service, vbs_request(MEASUREMENT)), join_wire.JoinPending)
+    other = join_answer(service, request_from(2, measurement=OTHER_MEASUREMENT, seed=6))
+    assert isinstance(other, join_wire.JoinRejected)
