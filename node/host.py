@@ -3,14 +3,17 @@
 CCF's host (`src/host`): one event loop per node process. Inputs reach the enclave from the ticker (a
 `Tick` every `tick_interval_ms`), the gRPC servers (client calls, peer frames, join requests, operator
 actions) and the host's own outgoing calls (join responses). Every input crosses the byte boundary
-(`EnclaveBoundary.handle`, as an ECALL would) and the effects that come back are carried out strictly in
-order before the next input is fed, so the enclave sees one totally ordered history.
+(`EnclaveBoundary.handle`, as an ECALL would), one at a time, so the enclave sees one totally ordered
+history; the effects that come back are carried out in order (a group's at its end, below) before the
+next group of inputs is fed.
 
-Durability: ledger appends and Raft state go to the OS at once and reach the disk at `Flush` (group
-fsync, on the host's flush thread while the event loop keeps queueing inputs); effects after a `Flush`
-are carried out only once it has completed, which is what makes sending an acknowledgement after a
-`Flush` safe (consensus/ready.py). Sealed secrets are fsynced when written. LMDB batches are queued to
-the state store's own writer thread in order.
+Durability: ledger appends and Raft state go to the OS at once and reach the disk at `Flush` (on the
+host's flush thread while the event loop keeps queueing inputs); effects after a `Flush` are carried out
+only once it has completed, which is what makes sending an acknowledgement after a `Flush` safe
+(consensus/ready.py). Group commit: every input queued when the enclave is free is handed to it in one
+go, and the `Flush`es of their effects become one fsync (`plan_group_commit`), so a node under load pays
+one fsync per group, not one per input. Sealed secrets are fsynced when written. LMDB batches are queued
+to the state store's own writer thread in order.
 
 Secrets: the host holds the node's TLS key (`TlsIdentity`) in memory for its gRPC servers and channels and
 writes it nowhere; every other secret reaches it only sealed or encrypted.
@@ -24,8 +27,9 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, assert_never
 
@@ -60,6 +64,53 @@ _LOG_LEVELS = {
     m.LogLevel.WARNING: logging.WARNING,
     m.LogLevel.ERROR: logging.ERROR,
 }
+
+
+# Effects that only change what the OS holds for the files a Flush syncs: carried out at once, even after a
+# Flush in the same group, since the group's fsync makes them durable before anything after it is seen.
+_STORAGE_EFFECTS = (m.AppendLedger, m.TruncateLedger, m.PersistRaftState)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupCommitPlan:
+    """How to carry out the effects of a group of inputs: `at_once` (in order), then one fsync if
+    `needs_fsync`, then `after_fsync` (in order)."""
+
+    at_once: tuple[m.Effect, ...]
+    needs_fsync: bool
+    after_fsync: tuple[m.Effect, ...]
+
+
+def plan_group_commit(effects: Iterable[m.Effect]) -> GroupCommitPlan:
+    """Group commit (DESIGN.md section 9): the effects of several inputs, in order, with their Flushes
+    made one. Every effect before the first Flush is carried out at once, and so is every storage write
+    (they reach the disk with the fsync, which is more durable, never less); every other effect after a
+    Flush waits for the one fsync, so nothing that a Flush guarded is seen before the disk has it."""
+    at_once: list[m.Effect] = []
+    after_fsync: list[m.Effect] = []
+    flushed = False
+    for effect in effects:
+        if isinstance(effect, m.Flush):
+            flushed = True
+        elif flushed and not isinstance(effect, _STORAGE_EFFECTS):
+            after_fsync.append(effect)
+        else:
+            at_once.append(effect)
+    return GroupCommitPlan(tuple(at_once), flushed, tuple(after_fsync))
+
+
+def batch_client_requests(inputs: Sequence[m.HostInput]) -> list[m.HostInput]:
+    """DESIGN.md section 9: the client requests of a group go to the enclave as one batch (one proposal,
+    so one AppendEntries per follower and one signature window), where the first of them was queued;
+    every other input keeps its place. Moving a request ahead of inputs queued before it is safe: they
+    arrived concurrently, and nothing in the group can depend on it, since no answer leaves the node
+    before the group's effects are carried out."""
+    requests = tuple(message for message in inputs if isinstance(message, m.ClientRequest))
+    if len(requests) < 2:
+        return list(inputs)
+    first = next(i for i, message in enumerate(inputs) if isinstance(message, m.ClientRequest))
+    others = [message for message in inputs[first:] if not isinstance(message, m.ClientRequest)]
+    return [*inputs[:first], m.ClientRequestBatch(requests), *others]
 
 
 class Boundary(Protocol):
@@ -236,7 +287,9 @@ class Host:
                 if not last:
                     raise StartupError(f"cannot recover: no ledger in {config.path(config.ledger_dir)}")
                 log_event(logging.INFO, "recovering a service from its ledger", ledger_entries=last)
-                return m.RecoverNetwork(self._clock_ms(), addresses, tuple(self.ledger.read(1, last)), settings)
+                return m.RecoverNetwork(
+                    self._clock_ms(), addresses, tuple(self.ledger.read(1, last)), settings
+                )
             case _:
                 assert_never(config.mode)
 
@@ -278,43 +331,48 @@ class Host:
             self._queue_ready.set()
 
     async def _run_enclave(self) -> None:
-        """The only caller of the enclave: one input, then its effects in order, then the next input.
-        A `Flush` runs on a worker thread, so the event loop keeps receiving (and queueing) requests while
-        the disk syncs; the effects after it wait for it. Stops between inputs once `close` asks."""
+        """The only caller of the enclave: the inputs queued so far, one at a time, then their effects in
+        order (`_handle_group`), then the inputs queued meanwhile. Stops between groups once `close`
+        asks."""
         while not self._closing:
             await self._queue_ready.wait()
             self._queue_ready.clear()
             while self._queue and not self._closing:
-                message = self._next_input()
                 try:
-                    await self._handle(message)
+                    await self._handle_group()
                 except Exception as error:  # a bug, ours or the enclave's: stop rather than go on wrong
                     self.failure = error
-                    log.exception("the node stops: handling %s failed", type(message).__name__)
+                    log.exception("the node stops: carrying out its inputs failed")
                     self.stopped.set()
                     return
 
-    def _next_input(self) -> m.HostInput:
-        """The next queued input; client requests queued back to back go as one batch (DESIGN.md section
-        9: one proposal and one signature for the batch). Nothing overtakes anything."""
-        first = self._queue.popleft()
-        if not isinstance(first, m.ClientRequest):
-            return first
-        batch = [first]
-        while self._queue and isinstance(following := self._queue[0], m.ClientRequest):
-            self._queue.popleft()
-            batch.append(following)
-        return first if len(batch) == 1 else m.ClientRequestBatch(tuple(batch))
+    async def _handle_group(self) -> None:
+        """The inputs queued now go to the enclave (`batch_client_requests`), then their effects are
+        carried out as `plan_group_commit` orders them. The fsync runs on a worker thread, so the event
+        loop keeps receiving (and queueing) requests while the disk syncs."""
+        queued = [self._queue.popleft() for _ in range(len(self._queue))]
+        effects: list[m.Effect] = []
+        for message in batch_client_requests(queued):
+            try:
+                effects += self._enclave_effects(message)
+            except Exception as error:
+                error.add_note(f"while the enclave handled {type(message).__name__}")
+                raise
+        plan = plan_group_commit(effects)
+        for effect in plan.at_once:
+            self._carry_out(effect)
+        if plan.needs_fsync:
+            await asyncio.get_running_loop().run_in_executor(self._flusher, self._flush)
+            self.metrics.fsynced()
+        for effect in plan.after_fsync:
+            self._carry_out(effect)
 
-    async def _handle(self, message: m.HostInput) -> None:
+    def _enclave_effects(self, message: m.HostInput) -> list[m.Effect]:
         self.metrics.input_handled(type(message).__name__)
         effects = boundary.decode_effects(self._enclave.handle(boundary.encode_input(message)))
         for effect in effects:
             self.metrics.effect_carried_out(effect)
-            if isinstance(effect, m.Flush):
-                await asyncio.get_running_loop().run_in_executor(self._flusher, self._flush)
-            else:
-                self._carry_out(effect)
+        return effects
 
     def _flush(self) -> None:
         """The durability barrier: ledger appends and the Raft state reach the disk (group fsync)."""
@@ -334,7 +392,7 @@ class Host:
             case m.PersistRaftState(term, vote, commit):
                 self.raft_state.stage(m.RaftHardState(term, vote, commit))
             case m.Flush():
-                raise AssertionError("a Flush is carried out by _handle, off the event loop")
+                raise AssertionError("a Flush is carried out by _handle_group, off the event loop")
             case m.SendToPeer(node_id, frame):
                 self.peers.send(node_id, frame)
             case m.PeerAddresses(peers):

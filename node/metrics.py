@@ -129,6 +129,11 @@ class NodeMetrics:
         self._ledger_appended = Counter(
             "sealchain_ledger_appended_bytes", "Ledger entry bytes appended", registry=registry
         )
+        self._fsyncs = Counter(
+            "sealchain_fsyncs",
+            "Durability barriers carried out: one fsync for the Flushes of a group of inputs",
+            registry=registry,
+        )
         self._term = Gauge("sealchain_raft_term", "The Raft term this node last persisted", registry=registry)
         self._last_seqno = Gauge(
             "sealchain_ledger_last_seqno", "The last seqno in this node's ledger", registry=registry
@@ -141,6 +146,9 @@ class NodeMetrics:
         self._last_seqno.set(last_seqno)
         self._committed_seqno.set(committed_seqno)
         registry.register(_ReadWhenScraped(ledger_dir, queued_inputs, peer_link_errors))
+
+    def fsynced(self) -> None:
+        self._fsyncs.inc()
 
     def input_handled(self, input_type: str) -> None:
         self._inputs.inc(input_type)

@@ -1,4 +1,5 @@
-"""Generates the Python modules for proto/sealchain/v1/*.proto beside them (grpcio-tools).
+"""Generates the Python modules for proto/sealchain/v1/*.proto (sealchain's API) and
+proto/etcd/etcdserverpb/*.proto (the subset of etcd's API the benchmark calls) beside them (grpcio-tools).
 
 `--check` regenerates into a temporary folder and exits 1 when the committed modules differ, which is
 how the test suite notices stale generated code.
@@ -16,16 +17,17 @@ from pathlib import Path
 from grpc_tools import protoc
 
 ROOT = Path(__file__).resolve().parent.parent
-PROTO_DIR = ROOT / "proto" / "sealchain" / "v1"
+PROTO_DIRS = (ROOT / "proto" / "sealchain" / "v1", ROOT / "proto" / "etcd" / "etcdserverpb")
 GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")
 
 
 def proto_files() -> list[Path]:
-    return sorted(PROTO_DIR.glob("*.proto"))
+    return sorted(proto for directory in PROTO_DIRS for proto in directory.glob("*.proto"))
 
 
 def generate(out_root: Path) -> list[Path]:
-    """Runs protoc with the repository root as include path, so modules import as `proto.sealchain.v1`."""
+    """Runs protoc with the repository root as include path, so modules import as `proto.sealchain.v1`
+    (and `proto.etcd.etcdserverpb`); the generated modules, by path relative to `out_root`."""
     include = str(ROOT)
     grpc_include = str(Path(protoc.__file__).parent / "_proto")
     for proto in proto_files():
@@ -43,26 +45,35 @@ def generate(out_root: Path) -> list[Path]:
         )
         if status != 0:
             raise SystemExit(f"protoc failed on {relative}")
-    out_dir = out_root / PROTO_DIR.relative_to(ROOT)
-    return sorted(p for p in out_dir.iterdir() if p.name.endswith(GENERATED_SUFFIXES))
+    return _generated_in(out_root)
+
+
+def _generated_in(root: Path) -> list[Path]:
+    """The generated modules under `root`'s copies of PROTO_DIRS, relative to `root`."""
+    return sorted(
+        (root / directory.relative_to(ROOT) / p.name).relative_to(root)
+        for directory in PROTO_DIRS
+        if (root / directory.relative_to(ROOT)).is_dir()
+        for p in (root / directory.relative_to(ROOT)).iterdir()
+        if p.name.endswith(GENERATED_SUFFIXES)
+    )
 
 
 def committed_modules() -> list[Path]:
-    return sorted(p for p in PROTO_DIR.iterdir() if p.name.endswith(GENERATED_SUFFIXES))
+    return _generated_in(ROOT)
 
 
 def stale_modules() -> list[str]:
     """Names of generated modules that are missing, extra or different from a fresh generation."""
     with tempfile.TemporaryDirectory() as tmp:
-        fresh = {p.name: p for p in generate(Path(tmp))}
-        current = {p.name: p for p in committed_modules()}
-        names = sorted(set(fresh) | set(current))
+        fresh = set(generate(Path(tmp)))
+        current = set(committed_modules())
         return [
-            name
-            for name in names
+            str(name)
+            for name in sorted(fresh | current)
             if name not in fresh
             or name not in current
-            or not filecmp.cmp(fresh[name], current[name], shallow=False)
+            or not filecmp.cmp(Path(tmp) / name, ROOT / name, shallow=False)
         ]
 
 
@@ -78,11 +89,11 @@ def main() -> int:
         print("generated protobuf code is up to date")
         return 0
     for old in committed_modules():
-        old.unlink()
+        (ROOT / old).unlink()
     with tempfile.TemporaryDirectory() as tmp:
         for fresh in generate(Path(tmp)):
-            shutil.copyfile(fresh, PROTO_DIR / fresh.name)
-            print(f"wrote {(PROTO_DIR / fresh.name).relative_to(ROOT)}")
+            shutil.copyfile(Path(tmp) / fresh, ROOT / fresh)
+            print(f"wrote {fresh}")
     return 0
 
 

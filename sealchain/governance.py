@@ -17,8 +17,8 @@ connection (any member's or user's certificate). `submit` sends bytes signed els
 Failover: like `Client`, a call moves to the next node when a node is unreachable or knows no primary.
 Resending a governance request is safe: one that was already executed is refused as `ReplayedRequest`,
 never applied twice (so after a failover, `ReplayedRequest` may mean "it did happen": read the table).
-Signing is deterministic (RFC 6979): the same payload and type signed in the same second are the same
-bytes, which the service refuses as a replay; that is what a replay is.
+Each signature uses a fresh random nonce (as CCF's `ccf_cose_sign1` does), so signing the same request
+twice gives two requests; resending the same bytes is what a replay is.
 """
 
 from __future__ import annotations
@@ -139,6 +139,7 @@ class MemberSigner:
             msg_type=msg_type,
             created_at=int(time.time()) if created_at is None else created_at,
             proposal_id=proposal_id,
+            deterministic=False,
         )
 
     def __repr__(self) -> str:

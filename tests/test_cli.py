@@ -28,9 +28,3 @@ def test_python_dash_m_runs_the_same_cli() -> None:
 def test_unknown_verb_is_a_usage_error() -> None:
     result = CliRunner().invoke(cli, ["frobnicate"])
     assert result.exit_code == 2
-
-
-def test_unbuilt_verb_says_so_and_fails() -> None:
-    result = CliRunner().invoke(cli, ["bench"])
-    assert result.exit_code == 1
-    assert "not built yet" in result.output

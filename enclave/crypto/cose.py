@@ -243,8 +243,11 @@ def sign_request(
     msg_type: GovMessageType,
     created_at: int,
     proposal_id: str | None = None,
+    deterministic: bool = True,
 ) -> bytes:
-    """A governance request as `ccf_cose_sign1` writes it, signed with RFC 6979 deterministic ECDSA."""
+    """A governance request as `ccf_cose_sign1` writes it. `deterministic`: RFC 6979 ECDSA (reproducible,
+    for tests and simulations); a member's own tools sign with a random nonce, as `ccf_cose_sign1` does,
+    so two requests with the same content in the same second are two requests, not a replay."""
     algorithm = next((a for a in ALGORITHMS.values() if a.curve.name == key.curve.name), None)
     if algorithm is None:
         raise UnknownAlgorithm(f"no COSE algorithm for curve {key.curve.name}")
@@ -259,7 +262,9 @@ def sign_request(
     if proposal_id is not None:
         headers[HEADER_PROPOSAL_ID] = proposal_id
     protected = bytes(cbor2.dumps(headers))
-    der = key.sign(sig_structure(protected, payload), ec.ECDSA(algorithm.hash, deterministic_signing=True))
+    der = key.sign(
+        sig_structure(protected, payload), ec.ECDSA(algorithm.hash, deterministic_signing=deterministic)
+    )
     r, s = utils.decode_dss_signature(der)
     size = algorithm.coordinate_size
     signature = r.to_bytes(size, "big") + s.to_bytes(size, "big")

@@ -12,6 +12,7 @@ each one is its own trust root: the set of roots is the set of accepted callers,
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from datetime import UTC, datetime, timedelta
@@ -106,5 +107,10 @@ def caller_certificate_der(auth_context: dict[str, list[bytes]]) -> bytes | None
     pems = auth_context.get("x509_pem_cert")
     if not pems:
         return None
-    certificate = x509.load_pem_x509_certificate(pems[0])
-    return certificate.public_bytes(serialization.Encoding.DER)
+    return _der_of_pem(pems[0])
+
+
+@functools.lru_cache(maxsize=1024)
+def _der_of_pem(pem: bytes) -> bytes:
+    """Every call of a client presents the same certificate: parse it once (DESIGN.md section 9)."""
+    return x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)

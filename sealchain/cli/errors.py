@@ -50,8 +50,3 @@ def json_option(func: F) -> F:
         callback=remember,
         help="Print a machine-readable JSON result (errors as JSON on stderr).",
     )(func)
-
-
-def not_built(verb: str, issue: int) -> CliError:
-    """The error for a verb whose capability has not landed yet."""
-    return CliError("not_implemented", f"'sealchain {verb}' is not built yet (tracked in issue {issue})")

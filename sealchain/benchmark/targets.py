@@ -1,0 +1,181 @@
+"""The systems under test as the load generator sees them: asyncio clients over `grpc.aio`.
+
+A `TargetSpec` is what a client process needs to connect (plain data, so it crosses a process boundary);
+`connect()` opens one channel per node, shared by all the coroutines of the process (HTTP/2 multiplexes
+them, as etcd's own client does), and client `i` talks to node `i mod n`, so the load is spread over every
+node of both systems alike. Every call is made as the user's client library would: sealchain writes wait
+until Committed, reads are linearizable (sealchain's default and etcd's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar, runtime_checkable
+
+import grpc
+import msgpack
+
+from enclave.runtime import messages as m
+from node.rpc import convert
+from node.rpc.tls import channel_credentials
+from proto.etcd.etcdserverpb import kv_pb2, kv_pb2_grpc
+from proto.sealchain.v1 import client_pb2_grpc
+
+# Both systems are called with a deadline, so a stuck request is an error in the figures, not a hang.
+CALL_TIMEOUT_SECONDS = 30.0
+BENCH_MAP = "bench"
+PAGE = 1000
+
+_Response = TypeVar("_Response")
+
+
+class CallFailed(Exception):
+    """A request the system refused or did not complete; `code` names why (the node's `ErrorCode` value,
+    the gRPC status name, or "NotCommitted"), the figures count failures by it."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class Target(Protocol):
+    """One client process's connection to a system under test."""
+
+    async def put(self, client: int, key: bytes, value: bytes) -> None:
+        """Returns once the write is durable and committed (acknowledged)."""
+
+    async def get(self, client: int, key: bytes) -> bytes | None: ...
+
+    async def read_range(self, start: bytes, end: bytes) -> dict[bytes, bytes]:
+        """Every key in [start, end) with its value, read linearizably, page by page."""
+
+    async def close(self) -> None: ...
+
+
+@runtime_checkable
+class ProcedureTarget(Target, Protocol):
+    async def call(self, client: int, procedure: str, args: dict[str, object]) -> object:
+        """Runs a procedure, waiting for commit when it writes; its decoded result."""
+
+
+def prefix_end(prefix: bytes) -> bytes:
+    """The first key after every key that starts with `prefix` (etcd's range_end for a prefix)."""
+    return prefix[:-1] + bytes([prefix[-1] + 1])
+
+
+@dataclass(frozen=True, slots=True)
+class SealchainSpec:
+    """A sealchain service: the nodes' client endpoints, the service certificate, a user's identity."""
+
+    addresses: tuple[str, ...]
+    service_cert_pem: bytes
+    cert_pem: bytes
+    key_pem: bytes
+
+    def connect(self) -> SealchainTarget:
+        credentials = channel_credentials(self.service_cert_pem, (self.cert_pem, self.key_pem))
+        return SealchainTarget([grpc.aio.secure_channel(a, credentials) for a in self.addresses])
+
+
+@dataclass(frozen=True, slots=True)
+class EtcdSpec:
+    """An etcd cluster: its members' client endpoints ("host:port", plain gRPC)."""
+
+    addresses: tuple[str, ...]
+
+    def connect(self) -> EtcdTarget:
+        return EtcdTarget([grpc.aio.insecure_channel(a) for a in self.addresses])
+
+
+TargetSpec = SealchainSpec | EtcdSpec
+
+
+async def _called(call: Awaitable[_Response]) -> _Response:
+    """The response, or `CallFailed` named after the node's error code (or the gRPC status)."""
+    try:
+        return await call
+    except grpc.aio.AioRpcError as error:
+        code = convert.error_from_metadata(error.trailing_metadata())
+        name = code.value if code is not None else error.code().name
+        raise CallFailed(name, error.details() or name) from None
+
+
+class SealchainTarget:
+    def __init__(self, channels: Sequence[grpc.aio.Channel]) -> None:
+        self._channels = list(channels)
+        self._stubs = [client_pb2_grpc.ClientStub(channel) for channel in channels]  # type: ignore[no-untyped-call]
+
+    def _stub(self, client: int) -> client_pb2_grpc.ClientStub:
+        return self._stubs[client % len(self._stubs)]
+
+    async def put(self, client: int, key: bytes, value: bytes) -> None:
+        request = convert.put_request(m.Put(BENCH_MAP, key, value))
+        response = await _called(self._stub(client).Put(request, timeout=CALL_TIMEOUT_SECONDS))
+        _require_committed(convert.write_result(response).status)
+
+    async def get(self, client: int, key: bytes) -> bytes | None:
+        request = convert.get_request(m.Get(BENCH_MAP, key))
+        response = await _called(self._stub(client).Get(request, timeout=CALL_TIMEOUT_SECONDS))
+        return convert.get_result(response).value
+
+    async def call(self, client: int, procedure: str, args: dict[str, object]) -> object:
+        packed = msgpack.packb(args, use_bin_type=True)
+        request = convert.procedure_request(m.CallProcedure(procedure, packed))
+        response = await _called(self._stub(client).Call(request, timeout=CALL_TIMEOUT_SECONDS))
+        outcome = convert.procedure_result(response)
+        _require_committed(outcome.status)
+        return msgpack.unpackb(outcome.result, raw=False) if outcome.result else None
+
+    async def read_range(self, start: bytes, end: bytes) -> dict[bytes, bytes]:
+        found: dict[bytes, bytes] = {}
+        while True:
+            request = convert.scan_request(m.Scan(BENCH_MAP, start, end, PAGE))
+            response = await _called(self._stubs[0].Scan(request, timeout=CALL_TIMEOUT_SECONDS))
+            items = convert.scan_result(response).items
+            found.update((item.key, item.value) for item in items)
+            if len(items) < PAGE:
+                return found
+            start = items[-1].key + b"\0"
+
+    async def close(self) -> None:
+        for channel in self._channels:
+            await channel.close()
+
+
+def _require_committed(status: m.TxStatus) -> None:
+    if status is not m.TxStatus.COMMITTED:
+        raise CallFailed("NotCommitted", f"acknowledged with status {status.name}")
+
+
+class EtcdTarget:
+    def __init__(self, channels: Sequence[grpc.aio.Channel]) -> None:
+        self._channels = list(channels)
+        self._stubs = [kv_pb2_grpc.KVStub(channel) for channel in channels]  # type: ignore[no-untyped-call]
+
+    def _stub(self, client: int) -> kv_pb2_grpc.KVStub:
+        return self._stubs[client % len(self._stubs)]
+
+    async def put(self, client: int, key: bytes, value: bytes) -> None:
+        request = kv_pb2.PutRequest(key=key, value=value)
+        await _called(self._stub(client).Put(request, timeout=CALL_TIMEOUT_SECONDS))
+
+    async def get(self, client: int, key: bytes) -> bytes | None:
+        request = kv_pb2.RangeRequest(key=key)
+        response = await _called(self._stub(client).Range(request, timeout=CALL_TIMEOUT_SECONDS))
+        return response.kvs[0].value if response.kvs else None
+
+    async def read_range(self, start: bytes, end: bytes) -> dict[bytes, bytes]:
+        found: dict[bytes, bytes] = {}
+        while True:
+            request = kv_pb2.RangeRequest(key=start, range_end=end, limit=PAGE)
+            response = await _called(self._stubs[0].Range(request, timeout=CALL_TIMEOUT_SECONDS))
+            found.update((kv.key, kv.value) for kv in response.kvs)
+            if not response.more:
+                return found
+            start = response.kvs[-1].key + b"\0"
+
+    async def close(self) -> None:
+        for channel in self._channels:
+            await channel.close()
