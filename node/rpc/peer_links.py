@@ -22,6 +22,8 @@ from proto.sealchain.v1 import node_pb2, node_pb2_grpc
 log = logging.getLogger(__name__)
 
 MAX_QUEUED_FRAMES = 4096
+# At most this many bytes of frames in one stream message (gRPC's default limit is 4 MiB).
+MAX_MESSAGE_BYTES = 1 << 20
 INITIAL_BACKOFF_SECONDS = 0.05
 MAX_BACKOFF_SECONDS = 1.0
 
@@ -71,14 +73,19 @@ class _Link:
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
     async def _outgoing(self) -> AsyncIterator[node_pb2.PeerFrame]:
-        """The frames queued for this peer, as they come, until the node's credentials change."""
+        """The frames queued for this peer, as they come, until the node's credentials change: all those
+        queued at once go in one message (DESIGN.md section 9: a gRPC write per frame was the largest
+        cost under load, docs/performance.md)."""
         generation = self._links.generation
         while generation == self._links.generation:
             while self._frames:
-                self._streamed += 1
-                yield node_pb2.PeerFrame(
-                    from_node_id=self._links.own_node_id, channel_frame=self._frames.popleft()
-                )
+                batch: list[bytes] = []
+                size = 0
+                while self._frames and (not batch or size + len(self._frames[0]) <= MAX_MESSAGE_BYTES):
+                    size += len(self._frames[0])
+                    batch.append(self._frames.popleft())
+                self._streamed += len(batch)
+                yield node_pb2.PeerFrame(from_node_id=self._links.own_node_id, channel_frames=batch)
             self._wakeup.clear()
             await self._wakeup.wait()
 

@@ -229,7 +229,8 @@ class PeerService(node_pb2_grpc.PeerServicer):
                 await context.abort(
                     grpc.StatusCode.PERMISSION_DENIED, "frames must come from the caller's node"
                 )
-            self._handlers.peer_frame(frame.from_node_id, frame.channel_frame)
+            for channel_frame in frame.channel_frames:
+                self._handlers.peer_frame(frame.from_node_id, channel_frame)
         return node_pb2.PeerAck()
 
 

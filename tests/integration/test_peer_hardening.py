@@ -118,7 +118,9 @@ def attack(cluster: Cluster, recorded: Callable[[], bytes], peer_port: Address) 
     for port, (address, credentials) in attempts.items():
         with grpc.secure_channel(str(address), credentials) as connection:
             stub = node_pb2_grpc.PeerStub(connection)  # type: ignore[no-untyped-call]
-            peer_frames = [node_pb2.PeerFrame(from_node_id=sender, channel_frame=f) for sender, f in frames]
+            peer_frames = [
+                node_pb2.PeerFrame(from_node_id=sender, channel_frames=[frame]) for sender, frame in frames
+            ]
             with pytest.raises(grpc.RpcError) as refused:
                 stub.Stream(iter(peer_frames), timeout=10)
             outcomes[port] = refused.value.code()

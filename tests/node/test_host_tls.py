@@ -145,7 +145,7 @@ class RecordedFrames:
 
 
 async def stream(address: str, credentials: grpc.ChannelCredentials, senders: list[str]) -> grpc.StatusCode:
-    frames = [node_pb2.PeerFrame(from_node_id=sender, channel_frame=b"frame") for sender in senders]
+    frames = [node_pb2.PeerFrame(from_node_id=sender, channel_frames=[b"frame"]) for sender in senders]
     async with grpc.aio.secure_channel(address, credentials) as channel:
         try:
             await node_pb2_grpc.PeerStub(channel).Stream(iter(frames), timeout=5)  # type: ignore[no-untyped-call]
