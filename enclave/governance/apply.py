@@ -114,7 +114,7 @@ def apply_action(kv: KvView, action: Action, proposal_id: str) -> None:
         case SetConstitution():
             kv.put(CONSTITUTION, SINGLETON_KEY, constitution_value(action.constitution))
         case TransitionServiceToOpen():
-            _open_service(kv)
+            open_service(kv)
         case SetRecoveryThreshold():
             _set_recovery_threshold(kv, action.recovery_threshold)
         case TriggerLedgerRekey():
@@ -222,9 +222,9 @@ def _trusted_nodes(kv: KvView) -> set[str]:
     }
 
 
-def _open_service(kv: KvView) -> None:
+def open_service(kv: KvView) -> None:
     """CCF: a new service opens; a recovering one first waits for the members' recovery shares, which
-    restore its private state and then open it (enclave/runtime/private_recovery.py)."""
+    restore its private state and then open it (enclave/runtime/private_recovery.py calls this too)."""
     info = read_json_object(kv, SERVICE_INFO, SINGLETON_KEY)
     if info is None:
         raise ActionFailed("the service is not recorded")

@@ -16,11 +16,12 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from enclave.governance.apply import open_service
 from enclave.governance.errors import MalformedShare, NotRecovering
 from enclave.kv.transaction import Transaction
 from enclave.ledger.entry import decode_entry
 from enclave.ledger.ledger_secrets import LedgerSecret, LedgerSecrets
-from enclave.ledger.tables import SERVICE_INFO, SINGLETON_KEY, ServiceStatus
+from enclave.ledger.tables import SINGLETON_KEY, ServiceStatus
 from enclave.platform.api import RandomBytes
 from enclave.recovery.errors import ChainBroken, RecoveryError
 from enclave.recovery.secret_chain import unwrap_previous, wrap_previous
@@ -77,12 +78,7 @@ def accept_share(
     wrapped = wrap_previous(old_latest, old_from, context.current_secret(), context.random_bytes)
     record = json.dumps({"wrapped": base64.b64encode(wrapped).decode()})
     tx.put(PAST_LEDGER_SECRET, SINGLETON_KEY, record.encode())
-    info = json.loads(tx.get(SERVICE_INFO, SINGLETON_KEY) or b"{}")
-    tx.put(
-        SERVICE_INFO,
-        SINGLETON_KEY,
-        json.dumps({**info, "status": ServiceStatus.OPEN.value}, sort_keys=True).encode(),
-    )
+    open_service(tx)
     return {"restored_keys": restored, "service": ServiceStatus.OPEN.value}
 
 

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from enclave.crypto.cose import GovMessageType
-from enclave.recovery.shares import decrypt_share, issued_from_json
+from enclave.recovery.shares import issued_from_json
 from enclave.runtime.messages import GovTable
 from node.network import read_network_file, wait_for
 from sealchain.cli import cli
@@ -25,6 +25,7 @@ from sealchain.client import Client, ClientError, TxStatus
 from sealchain.governance import GovernanceClient, MemberSigner
 from sealchain.workspace import Workspace
 from tests.integration.cluster import Cluster, Writer
+from tests.integration.test_rekey import member_share as decrypt_member_share
 
 pytestmark = pytest.mark.slow
 
@@ -146,10 +147,7 @@ def test_a_killed_network_is_recovered_from_its_ledger_by_two_members_shares(
 def member_share(workspace: Workspace, name: str, governance: GovernanceClient) -> bytes:
     """The member's share, decrypted with its own key (as `gov share submit` does)."""
     rows, _ = governance.read(GovTable.RECOVERY_SHARES)
-    issued = issued_from_json(json.dumps(rows).encode())
-    member_id = MemberSigner.from_workspace(workspace, name).member_id
-    key = (workspace.root / "members" / f"{name}_enc_privk.pem").read_bytes()
-    return decrypt_share(issued.encrypted_shares[member_id], key).to_bytes()
+    return decrypt_member_share(workspace, name, issued_from_json(json.dumps(rows).encode())).to_bytes()
 
 
 def test_recovery_from_a_ledger_torn_mid_entry_keeps_what_a_complete_signature_covers(

@@ -16,7 +16,7 @@ from enclave.recovery.shares import IssuedShares, decrypt_share, issued_from_jso
 from enclave.runtime.messages import GovTable
 from node.network import wait_for
 from sealchain.governance import GovernanceClient, MemberSigner
-from sealchain.workspace import Role
+from sealchain.workspace import Role, Workspace
 from tests.integration.cluster import Cluster, Writer, read_everywhere
 from tests.integration.test_network import host_visible_bytes, unsealed_secrets
 
@@ -63,17 +63,17 @@ def test_recovery_shares_follow_the_members_and_an_old_share_stops_helping(
     with cluster.governance() as governance:
         cluster.pass_proposal({"name": "set_recovery_threshold", "args": {"recovery_threshold": 2}})
         before = wait_for("shares for 3 members, 2 needed", lambda: shares_if(governance, 3, 2), deadline())
-        old_share = member_share(cluster, "member2", before)
-        assert recover_latest_secret(before, [member_share(cluster, "member0", before), old_share])
+        old_share = member_share(cluster.workspace, "member2", before)
+        assert recover_latest_secret(before, [member_share(cluster.workspace, "member0", before), old_share])
 
         cluster.pass_proposal({"name": "remove_member", "args": {"member_id": member2.member_id}})
         after = wait_for("shares for 2 members", lambda: shares_if(governance, 2, 2), deadline())
     assert member2.member_id not in after.encrypted_shares
     # The removed member's old share does not combine with a new one (wrong key, or a clashing index).
     with pytest.raises((WrongShares, InvalidShare)):
-        recover_latest_secret(after, [member_share(cluster, "member0", after), old_share])
+        recover_latest_secret(after, [member_share(cluster.workspace, "member0", after), old_share])
     assert recover_latest_secret(
-        after, [member_share(cluster, name, after) for name in ("member0", "member1")]
+        after, [member_share(cluster.workspace, name, after) for name in ("member0", "member1")]
     )
 
 
@@ -89,8 +89,8 @@ def shares_if(governance: GovernanceClient, members: int, threshold: int) -> Iss
     return issued if (len(issued.encrypted_shares), issued.threshold) == (members, threshold) else None
 
 
-def member_share(cluster: Cluster, name: str, issued: IssuedShares) -> Share:
+def member_share(workspace: Workspace, name: str, issued: IssuedShares) -> Share:
     """What `gov share` does on the member's machine: decrypt its own share with its own key."""
-    files = cluster.workspace.identity_files(Role.MEMBER, name)
-    member_id = MemberSigner.from_workspace(cluster.workspace, name).member_id
+    files = workspace.identity_files(Role.MEMBER, name)
+    member_id = MemberSigner.from_workspace(workspace, name).member_id
     return decrypt_share(issued.encrypted_shares[member_id], files.encryption_private_key.read_bytes())

@@ -4,25 +4,21 @@ client API gives them (the member's certificate as the TLS caller)."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
-from enclave.crypto.cose import GovMessageType, sign_request
+from enclave.crypto.cose import GovMessageType
 from enclave.runtime import messages as m
 from node.host import Host
 from node.network import is_open, is_primary
+from sealchain.governance import MemberSigner
 
 DEADLINE_SECONDS = 20.0
 T = TypeVar("T")
-# Each request at its own `created_at`, so none is refused as a replay of another signed in the same second.
-_SECONDS_BACK = itertools.count()
 
 
 async def until(what: str, probe: Callable[[], Awaitable[T | None]]) -> T:
@@ -48,25 +44,19 @@ class FirstMember:
 
     def __init__(self, host: Host) -> None:
         cert_path = host.config.path(host.config.identities.members[0])
-        self.cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         key_path = cert_path.with_name(cert_path.name.replace("_cert.pem", "_privk.pem"))
-        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-        assert isinstance(key, ec.EllipticCurvePrivateKey)
-        self.key = key
+        self.signer = MemberSigner.from_files(cert_path, key_path)
         self.host = host
 
     def sign(self, msg_type: GovMessageType, payload: object, proposal_id: str | None = None) -> bytes:
         content = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        created_at = int(time.time()) - next(_SECONDS_BACK) % 120
-        return sign_request(
-            content, self.key, self.cert, msg_type=msg_type, created_at=created_at, proposal_id=proposal_id
-        )
+        return self.signer.sign(msg_type, content, proposal_id=proposal_id)
 
     async def submit(
         self, msg_type: GovMessageType, payload: object, proposal_id: str | None = None
     ) -> m.GovernanceResult:
         signed = self.sign(msg_type, payload, proposal_id)
-        caller = self.cert.public_bytes(serialization.Encoding.DER)
+        caller = self.signer.cert.public_bytes(serialization.Encoding.DER)
         result = await self.host.client_call(caller, m.GovSubmit(signed))
         assert isinstance(result, m.GovernanceResult) and result.status is m.TxStatus.COMMITTED, result
         return result
