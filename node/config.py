@@ -18,6 +18,7 @@
     [paths]                             # relative paths are relative to this file's folder
     ledger_dir = "ledger"
     state_dir = "state"
+    snapshots_dir = "snapshots"         # optional; committed snapshot files
     sealed_secrets = "sealed_secrets.bin"
     raft_state = "raft_state.json"
     log_file = "node.log"
@@ -43,6 +44,7 @@
     election_ticks = 10
     signature_interval_ms = 100
     signature_interval_txs = 100
+    snapshot_interval_txs = 10000       # the primary snapshots the state after this many transactions
     fsync = "on-flush"                  # every-append | on-flush | never
 
 Reading is strict: an unknown key, a missing key or a value of the wrong type is a `ConfigError` naming
@@ -121,6 +123,7 @@ class ConsensusSettings:
     election_ticks: int = 10
     signature_interval_ms: int = 100
     signature_interval_txs: int = 100
+    snapshot_interval_txs: int = 10_000
     fsync: FsyncPolicy = FsyncPolicy.ON_FLUSH
 
 
@@ -159,6 +162,7 @@ class NodeConfig:
     metrics: Endpoint = field(default_factory=lambda: LOOPBACK_ANY_PORT)
     identities: IdentitySettings = field(default_factory=IdentitySettings)
     consensus: ConsensusSettings = field(default_factory=ConsensusSettings)
+    snapshots_dir: Path = Path("snapshots")
     directory: Path = Path(".")
 
     def path(self, written: Path) -> Path:
@@ -222,6 +226,7 @@ def parse_config(text: str, file: Path) -> NodeConfig:
         metrics=_optional_endpoint(reader, "metrics", LOOPBACK_ANY_PORT),
         identities=_identities(reader.optional_table("identities")),
         consensus=_consensus(reader.optional_table("consensus")),
+        snapshots_dir=paths.optional_path("snapshots_dir", Path("snapshots")),
         directory=file.parent,
     )
     paths.finish()
@@ -284,6 +289,9 @@ class _Reader:
 
     def path(self, key: str) -> Path:
         return Path(self.string(key))
+
+    def optional_path(self, key: str, default: Path) -> Path:
+        return default if self.optional_string(key) is None else self.path(key)
 
     def hex_values(self, key: str, size: int) -> tuple[bytes, ...]:
         """A list of hex strings, each `size` bytes (absent: empty)."""
@@ -371,6 +379,7 @@ def _consensus(reader: _Reader) -> ConsensusSettings:
         election_ticks=reader.positive_int("election_ticks", defaults.election_ticks),
         signature_interval_ms=reader.positive_int("signature_interval_ms", defaults.signature_interval_ms),
         signature_interval_txs=reader.positive_int("signature_interval_txs", defaults.signature_interval_txs),
+        snapshot_interval_txs=reader.positive_int("snapshot_interval_txs", defaults.snapshot_interval_txs),
         fsync=reader.optional_choice("fsync", FsyncPolicy, defaults.fsync),
     )
     reader.finish()
@@ -399,6 +408,7 @@ def render_config(config: NodeConfig) -> str:
         "state_dir": str(config.state_dir),
         "sealed_secrets": str(config.sealed_secrets),
         "raft_state": str(config.raft_state),
+        "snapshots_dir": str(config.snapshots_dir),
         "log_file": str(config.log_file),
         "service_cert": str(config.service_cert),
     }
@@ -427,6 +437,7 @@ def render_config(config: NodeConfig) -> str:
         "election_ticks": consensus.election_ticks,
         "signature_interval_ms": consensus.signature_interval_ms,
         "signature_interval_txs": consensus.signature_interval_txs,
+        "snapshot_interval_txs": consensus.snapshot_interval_txs,
         "fsync": consensus.fsync.value,
     }
     return _render_toml(document)

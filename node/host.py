@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -41,7 +39,7 @@ from enclave.crypto.ids import node_id_of
 from enclave.runtime import boundary
 from enclave.runtime import messages as m
 from node.config import NodeConfig, NodeMode
-from node.files import PRIVATE_MODE, PUBLIC_MODE
+from node.files import PRIVATE_MODE, PUBLIC_MODE, write_atomically
 from node.ledger_files import LedgerFiles
 from node.metrics import NodeMetrics
 from node.node_log import log_event
@@ -49,6 +47,7 @@ from node.raft_state_file import RaftStateFile
 from node.rpc.peer_links import PeerLinks
 from node.rpc.servers import BoundPorts, NodeServers
 from node.rpc.tls import channel_credentials
+from node.snapshot_files import SnapshotFiles
 from node.state_store import StateStore
 from proto.sealchain.v1 import node_pb2, node_pb2_grpc
 
@@ -68,7 +67,9 @@ _LOG_LEVELS = {
 
 # Effects that only change what the OS holds for the files a Flush syncs: carried out at once, even after a
 # Flush in the same group, since the group's fsync makes them durable before anything after it is seen.
-_STORAGE_EFFECTS = (m.AppendLedger, m.TruncateLedger, m.PersistRaftState)
+# A snapshot install is one of them: it replaces the ledger the appends after it continue (and syncs the
+# snapshot file itself).
+_STORAGE_EFFECTS = (m.AppendLedger, m.TruncateLedger, m.SnapshotInstalled, m.PersistRaftState)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,28 +128,6 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def write_atomically(path: Path, content: bytes, mode: int) -> None:
-    """Replaces `path` with `content`, durably, with `mode` from the first byte (secrets stay 0600)."""
-    temporary = path.with_name(path.name + ".tmp")
-    with contextlib.suppress(FileNotFoundError):
-        temporary.unlink()
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        view = memoryview(content)
-        while view:
-            view = view[os.write(descriptor, view) :]
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-    os.chmod(temporary, mode)
-    os.replace(temporary, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-
-
 class Host:
     """One node's host: owns the ledger files, the state store, the Raft state file, the servers and the
     peer links, and is the only caller of the enclave."""
@@ -159,6 +138,7 @@ class Host:
         self._clock_ms = clock_ms
         self.ledger = LedgerFiles(config.path(config.ledger_dir), fsync=config.consensus.fsync)
         self.state_store = StateStore(config.path(config.state_dir))
+        self.snapshots = SnapshotFiles(config.path(config.snapshots_dir))
         self.raft_state = RaftStateFile(config.path(config.raft_state))
         self.peers = PeerLinks(self._service_cert_pem)
         self._queue: collections.deque[m.HostInput] = collections.deque()
@@ -242,12 +222,14 @@ class Host:
             election_ticks=config.consensus.election_ticks,
             signature_interval_txs=config.consensus.signature_interval_txs,
             signature_interval_ms=config.consensus.signature_interval_ms,
+            snapshot_interval_txs=config.consensus.snapshot_interval_txs,
         )
         sealed_secrets = config.path(config.sealed_secrets)
         if sealed_secrets.exists():
-            last = self.ledger.last_seqno
-            entries = tuple(self.ledger.read(1, last)) if last else ()
-            log_event(logging.INFO, "restarting", ledger_entries=len(entries))
+            snapshot = self._snapshot_to_restart_from()
+            base, last = self.ledger.base, self.ledger.last_seqno
+            entries = tuple(self.ledger.read(base + 1, last)) if last > base else ()
+            log_event(logging.INFO, "restarting", snapshot_seqno=base or None, ledger_entries=len(entries))
             return m.Restart(
                 self._clock_ms(),
                 addresses,
@@ -255,6 +237,7 @@ class Host:
                 self.raft_state.load(),
                 entries,
                 settings,
+                snapshot,
             )
         match config.mode:
             case NodeMode.START:
@@ -292,6 +275,23 @@ class Host:
                 )
             case _:
                 assert_never(config.mode)
+
+    def _snapshot_to_restart_from(self) -> bytes | None:
+        """The snapshot a node's ledger files continue; a node holding no ledger file (it installed a
+        snapshot and crashed before appending) starts from its newest snapshot, if any."""
+        base = self.ledger.base
+        if self.ledger.chunk_names():
+            if base == 0:
+                return None
+            found = self.snapshots.at(base)
+            if found is None:
+                raise StartupError(f"the ledger starts at seqno {base + 1} but no snapshot at {base} is kept")
+            return found[1]
+        newest = self.snapshots.newest()
+        if newest is None:
+            return None
+        self.ledger.reset(newest[0])  # nothing to remove: this only sets where the ledger continues
+        return newest[1]
 
     def _read_pem(self, path: Path) -> str:
         try:
@@ -389,6 +389,14 @@ class Host:
                 log_event(logging.INFO, "ledger truncated", keep_up_to_seqno=keep_up_to_seqno)
             case m.CommitLedger(seqno):
                 self.ledger.commit(seqno)
+            case m.StoreSnapshot(seqno, evidence_seqno, data):
+                self.snapshots.store(seqno, evidence_seqno, data)
+                log_event(logging.INFO, "snapshot stored", seqno=seqno, evidence_seqno=evidence_seqno)
+            case m.SnapshotInstalled(seqno, evidence_seqno, data):
+                self.snapshots.store(seqno, evidence_seqno, data)
+                self.ledger.reset(seqno)
+                self.state_store.clear()
+                log_event(logging.INFO, "started over from a snapshot", seqno=seqno, bytes=len(data))
             case m.PersistRaftState(term, vote, commit):
                 self.raft_state.stage(m.RaftHardState(term, vote, commit))
             case m.Flush():

@@ -88,22 +88,27 @@ class LedgerFiles:
         self._open_fd: int | None = None
         self._unsynced = False
         self.recovered_tail: RecoveredTail | None = None
+        # The seqno before the first entry held: 0, or the snapshot a node started from (its ledger
+        # files hold only what follows it).
+        self.base = 0
         directory.mkdir(parents=True, exist_ok=True)
         self._load()
-        self.committed_seqno = max((c.name.end or 0 for c in self._chunks if c.name.committed), default=0)
+        self.committed_seqno = max(
+            (c.name.end or 0 for c in self._chunks if c.name.committed), default=self.base
+        )
 
     # -- reading -------------------------------------------------------------------------------
 
     @property
     def last_seqno(self) -> int:
-        return self._chunks[-1].last_seqno if self._chunks else 0
+        return self._chunks[-1].last_seqno if self._chunks else self.base
 
     def chunk_names(self) -> list[str]:
         return [str(c.name) for c in self._chunks]
 
     def read(self, first: int, last: int) -> list[bytes]:
         """The raw entries from seqno `first` to `last` inclusive (catch-up of a follower, restart)."""
-        if not 1 <= first <= last <= self.last_seqno:
+        if not self.base < first <= last <= self.last_seqno:
             raise LedgerFilesError(f"entries {first}..{last} are not on disk (last is {self.last_seqno})")
         entries: list[bytes] = []
         for chunk in self._chunks:
@@ -181,6 +186,17 @@ class LedgerFiles:
             self._rename(chunk, ChunkName(chunk.name.start))
         self._sync_directory()
 
+    def reset(self, base: int) -> None:
+        """The node starts over from a snapshot at `base`: every chunk is removed and the ledger continues
+        at `base + 1` (the caller keeps the snapshot file durably first)."""
+        self._close_fd()
+        for chunk in self._chunks:
+            os.remove(self._path(chunk.name))
+        self._sync_directory()
+        self._chunks = []
+        self._unsynced = False
+        self.base = self.committed_seqno = base
+
     def close(self) -> None:
         self.flush()
         self._close_fd()
@@ -240,6 +256,8 @@ class LedgerFiles:
             (n for n in map(ChunkName.parse, os.listdir(self._directory)) if n is not None),
             key=ChunkName.sort_key,
         )
+        if names:
+            self.base = names[0].start - 1
         for name in names:
             expected_start = self.last_seqno + 1
             if name.start != expected_start:

@@ -164,6 +164,9 @@ class NodeMetrics:
                 self._last_seqno.set(keep_up_to_seqno)
             case m.CommitLedger(seqno):
                 self._committed_seqno.set(seqno)
+            case m.SnapshotInstalled(seqno, _, _):
+                self._last_seqno.set(seqno)
+                self._committed_seqno.set(seqno)
             case m.PersistRaftState(term, _, _) | m.NodeStatusReport(term=term):
                 self._term.set(term)
             case _:

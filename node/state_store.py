@@ -44,7 +44,7 @@ class StateStoreError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class _Job:
-    batch: SealedBatch
+    batch: SealedBatch | None  # None: drop every record (the node starts over from a snapshot)
     done: Future[None]
 
 
@@ -87,6 +87,13 @@ class StateStore:
         self._check_usable()
         done: Future[None] = Future()
         self._jobs.put(_Job(batch, done))
+        return done
+
+    def clear(self) -> Future[None]:
+        """Queue the removal of every record (batches queued after it apply to the empty store)."""
+        self._check_usable()
+        done: Future[None] = Future()
+        self._jobs.put(_Job(None, done))
         return done
 
     def close(self) -> None:
@@ -142,11 +149,17 @@ class StateStore:
         try:
             with self._env.begin(write=True) as txn:
                 for job in jobs:
-                    for record in job.batch.records:
+                    batch = job.batch
+                    if batch is None:
+                        for db in self._tables.values():
+                            txn.drop(db, delete=False)
+                        txn.delete(COMMIT_VERSION_KEY, db=self._meta)
+                        continue
+                    for record in batch.records:
                         txn.put(record.key, record.value, db=self._tables[record.table])
-                    for deletion in job.batch.deletions:
+                    for deletion in batch.deletions:
                         txn.delete(deletion.key, db=self._tables[deletion.table])
-                txn.put(COMMIT_VERSION_KEY, jobs[-1].batch.version_record, db=self._meta)
+                    txn.put(COMMIT_VERSION_KEY, batch.version_record, db=self._meta)
         except Exception as error:  # the Futures carry it to whoever waits on the batch
             self._failure = error
             for job in jobs:

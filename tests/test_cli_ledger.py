@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from enclave.ledger.audit import SNAPSHOT_FAILURE_SEQNO
 from enclave.ledger.chunks import ChunkName, chunk_header, iter_frames, positions_table, table_offset
 from enclave.ledger.signatures import SignaturePolicy
 from enclave.ledger.writer import AppendedEntry, LedgerWriter
+from enclave.snapshots.format import snapshot_file_name
 from sealchain.cli import cli
 from tests.enclave.ledger.ledger_scenario import (
     Service,
@@ -19,6 +21,12 @@ from tests.enclave.ledger.ledger_scenario import (
     public_value,
     secret_value,
     write_files,
+)
+from tests.enclave.snapshots.snapshot_scenario import (
+    SnapshotLedger,
+    flip,
+    snapshot_ledger,
+    write_ledger_after,
 )
 
 TRANSACTIONS = 24
@@ -98,10 +106,6 @@ def rewrite_entry(directory: Path, seqno: int, change: Callable[[bytes], bytes])
     write_chunk(path, entries)
 
 
-def flip(raw: bytes, at: int) -> bytes:
-    return raw[:at] + bytes([raw[at] ^ 0x01]) + raw[at + 1 :]
-
-
 def verify_fails_at(directory: Path, service_cert: Path, seqno: int) -> str:
     result = run("ledger", "verify", directory, "--service-cert", service_cert, "--json")
     assert result.exit_code == 1, result.output
@@ -129,6 +133,7 @@ def test_an_untouched_ledger_verifies_up_to_its_last_signature(
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["ok"] and report["last_verified"] == str(built[1][-1].txid)
+    assert report["snapshot"] is None
     assert report["signatures"] == len(signature_seqnos(built[1]))
 
     text = run("ledger", "verify", ledger_dir)
@@ -233,6 +238,104 @@ def test_a_directory_without_chunks_does_not_verify(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert json.loads(result.stderr)["error"] == "ledger_invalid"
     assert "no ledger chunks found" in result.stderr
+
+
+# -- a ledger that starts after a snapshot ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def snapshotted(service: Service) -> SnapshotLedger:
+    return snapshot_ledger(service, after=12)
+
+
+@pytest.fixture
+def node_dir(tmp_path: Path, snapshotted: SnapshotLedger) -> Path:
+    """A node that started from the snapshot, laid out as nodes are: `ledger/` holds seqnos after the
+    snapshot, `snapshots/` beside it is where the snapshot files go."""
+    node = tmp_path / "node0"
+    write_ledger_after(node / "ledger", snapshotted.entries, snapshotted.snapshot_seqno)
+    (node / "snapshots").mkdir()
+    return node
+
+
+def snapshot_path(node_dir: Path, ledger: SnapshotLedger) -> Path:
+    return node_dir / "snapshots" / snapshot_file_name(ledger.snapshot_seqno, ledger.evidence_seqno)
+
+
+def test_a_ledger_after_a_snapshot_verifies_with_the_snapshot_given(
+    node_dir: Path, service_cert: Path, snapshotted: SnapshotLedger
+) -> None:
+    snapshot = node_dir / "the-snapshot"
+    snapshot.write_bytes(snapshotted.file)
+    args = ("ledger", "verify", node_dir / "ledger", "--snapshot", snapshot, "--service-cert", service_cert)
+    result = run(*args, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["ok"] and report["snapshot"] == str(snapshot)
+    assert report["last_verified"] == str(snapshotted.entries[-1].txid)
+
+    text = run(*args)
+    snapshot_txid = snapshotted.entries[snapshotted.snapshot_seqno - 1].txid
+    assert text.exit_code == 0 and f"after the snapshot at {snapshot_txid}" in text.output
+
+
+def test_the_newest_snapshot_the_ledger_starts_from_is_found_beside_it(
+    node_dir: Path, snapshotted: SnapshotLedger
+) -> None:
+    seqno, evidence = snapshotted.snapshot_seqno, snapshotted.evidence_seqno
+    snapshot = snapshot_path(node_dir, snapshotted)
+    snapshot.write_bytes(snapshotted.file)
+    # Decoys: an older snapshot at the same seqno, one at another seqno, one not yet committed.
+    for name in (
+        snapshot_file_name(seqno, evidence - 1),
+        snapshot_file_name(seqno - 4, evidence + 1),
+        f"snapshot_{seqno}_{evidence + 9}",
+    ):
+        (node_dir / "snapshots" / name).write_bytes(b"not this one")
+
+    result = run("ledger", "verify", node_dir / "ledger", "--json")
+    assert result.exit_code == 0, result.output
+    assert Path(json.loads(result.stdout)["snapshot"]) == snapshot.resolve()
+
+    text = run("ledger", "verify", node_dir / "ledger")
+    assert text.exit_code == 0, text.output
+    assert f"the ledger starts at seqno {seqno + 1}: using snapshot {snapshot.resolve()}" in text.output
+
+
+def test_without_a_snapshot_the_verifier_asks_for_one(node_dir: Path, snapshotted: SnapshotLedger) -> None:
+    result = run("ledger", "verify", node_dir / "ledger", "--json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["snapshot"] is None
+    error = json.loads(result.stderr)
+    assert error["error"] == "ledger_invalid"
+    start = snapshotted.snapshot_seqno + 1
+    assert (
+        f"the ledger starts at seqno {start}: give the snapshot it starts from (--snapshot)"
+        in error["message"]
+    )
+
+
+def test_a_tampered_snapshot_is_named_in_the_failure(
+    node_dir: Path, service_cert: Path, snapshotted: SnapshotLedger
+) -> None:
+    snapshot = snapshot_path(node_dir, snapshotted)
+    snapshot.write_bytes(snapshotted.file.replace(b"key-000003", b"key-000004"))  # a public key in the body
+    result = run("ledger", "verify", node_dir / "ledger", "--service-cert", service_cert, "--json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["first_bad_seqno"] == SNAPSHOT_FAILURE_SEQNO
+    error = json.loads(result.stderr)
+    assert error["error"] == "snapshot_invalid"
+    assert error["message"].startswith(f"{snapshot.resolve()}: snapshot rejected: ")
+    assert "does not prove this snapshot" in error["message"]
+
+
+def test_dump_reads_a_ledger_after_a_snapshot_from_its_first_entry(
+    node_dir: Path, snapshotted: SnapshotLedger
+) -> None:
+    result = run("ledger", "dump", node_dir / "ledger", "--json")
+    assert result.exit_code == 0, result.output
+    txids = [json.loads(line)["txid"] for line in result.stdout.splitlines()]
+    assert txids == [str(e.txid) for e in snapshotted.entries[snapshotted.snapshot_seqno :]]
 
 
 # -- dump -------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ CCF's action and argument names where CCF has the action (its default constituti
 (`user_id`), `set_user_data` (`user_id`, `user_data`), `transition_node_to_trusted` (`node_id`,
 `valid_from`), `remove_node` (`node_id`), `set_constitution` (`constitution`, here a JSON object),
 `transition_service_to_open` (`next_service_identity`, `previous_service_identity`, both optional here),
-`set_recovery_threshold` (`recovery_threshold`), `trigger_ledger_rekey`. sealchain's own:
+`set_recovery_threshold` (`recovery_threshold`), `trigger_ledger_rekey`, `trigger_snapshot`. sealchain's own:
 `add_measurement` / `remove_measurement` (`platform`, `measurement` hex), standing for CCF's per-TEE
 `add_snp_measurement`, `add_virtual_measurement`, ... Unknown argument names are refused.
 """
@@ -125,6 +125,11 @@ class TriggerLedgerRekey:
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class TriggerSnapshot:
+    pass
+
+
 Action = (
     SetMember
     | RemoveMember
@@ -140,6 +145,7 @@ Action = (
     | TransitionServiceToOpen
     | SetRecoveryThreshold
     | TriggerLedgerRekey
+    | TriggerSnapshot
 )
 
 
@@ -273,6 +279,8 @@ def _parse_action(name: str, args: _Args) -> Action:
             action = SetRecoveryThreshold(args.threshold("recovery_threshold"))
         case "trigger_ledger_rekey":
             action = TriggerLedgerRekey()
+        case "trigger_snapshot":
+            action = TriggerSnapshot()
         case _:
             raise MalformedProposal(f"unknown action {name!r}")
     args.finish()
@@ -295,6 +303,7 @@ ACTION_NAMES = frozenset(
         "transition_service_to_open",
         "set_recovery_threshold",
         "trigger_ledger_rekey",
+        "trigger_snapshot",
     }
 )
 

@@ -25,6 +25,7 @@ from enclave.governance.actions import (
     TransitionNodeToTrusted,
     TransitionServiceToOpen,
     TriggerLedgerRekey,
+    TriggerSnapshot,
 )
 from enclave.governance.constitution import constitution_value
 from enclave.governance.staging import StagedWrites
@@ -38,6 +39,7 @@ from enclave.governance.tables import (
     MEMBERS_ENCRYPTION_KEYS,
     MEMBERS_INFO,
     SERVICE_CONFIG,
+    SNAPSHOT_REQUESTS,
     USERS_CERTS,
     USERS_INFO,
     KvView,
@@ -120,6 +122,9 @@ def apply_action(kv: KvView, action: Action, proposal_id: str) -> None:
         case TriggerLedgerRekey():
             # The runtime carries it out when it sees the committed request (CCF: `triggerLedgerRekey`).
             kv.put(LEDGER_REKEY_REQUESTS, proposal_id.encode(), to_json({"proposal_id": proposal_id}))
+        case TriggerSnapshot():
+            # The primary takes the snapshot once the request commits (enclave/runtime/snapshotting.py).
+            kv.put(SNAPSHOT_REQUESTS, proposal_id.encode(), to_json({"proposal_id": proposal_id}))
         case _:
             assert_never(action)
 

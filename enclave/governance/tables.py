@@ -31,6 +31,8 @@ SERVICE_CONFIG = "public:ccf.gov.service.config"
 RECENT_REQUESTS = "public:ccf.gov.cose_recent_requests"
 # sealchain's: ledger rekeys governance asked for; the runtime carries them out.
 LEDGER_REKEY_REQUESTS = "public:ccf.gov.ledger_rekey_requests"
+# sealchain's: snapshots governance asked for (CCF: `trigger_snapshot`); the primary takes them.
+SNAPSHOT_REQUESTS = "public:ccf.gov.snapshot_requests"
 
 # CCF: the SGX allow-list (`code_ids`) and the virtual one; sgx-sim and vbs-sim stand for them.
 MEASUREMENT_MAPS: dict[PlatformName, str] = {

@@ -18,6 +18,8 @@ from typing import Literal
 DIGEST_SIZE = 32
 # CCF's ledger tree starts with a zero leaf, so the leaf of seqno s is leaf s.
 ZERO_LEAF = bytes(DIGEST_SIZE)
+# A digest a tree started from a frontier does not hold (never hashed: see `MerkleTree.from_frontier`).
+_UNKNOWN = b""
 
 
 def hash_pair(left: bytes, right: bytes) -> bytes:
@@ -55,6 +57,21 @@ class MerkleTree:
 
     def __init__(self) -> None:
         self._levels: list[list[bytes]] = [[]]
+
+    @classmethod
+    def from_frontier(cls, frontier: list[bytes], size: int) -> MerkleTree:
+        """A tree of `size` leaves known only by its frontier (a snapshot's): it appends, roots and
+        proves leaves from `size` on exactly like the whole tree, because every subtree those need
+        that lies below `size` is a frontier peak; nothing below `size` can be proven or read."""
+        if len(frontier) != size.bit_count():
+            raise ValueError(f"a tree of {size} leaves has {size.bit_count()} frontier digests")
+        tree = cls()
+        tree._levels = [[_UNKNOWN] * (size >> height) for height in range(max(1, size.bit_length()))]
+        peaks = iter(frontier)
+        for height in reversed(range(size.bit_length())):
+            if size >> height & 1:
+                tree._levels[height][(size >> height) - 1] = next(peaks)
+        return tree
 
     @property
     def size(self) -> int:

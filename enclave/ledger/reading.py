@@ -47,24 +47,30 @@ def ledger_chunks(file_names: Iterable[str], include_open: bool = True) -> list[
     return [c for c in chunks if include_open or c.end is not None]
 
 
-def read_entries(chunks: list[ChunkName], read_chunk: Callable[[str], bytes]) -> Iterator[ChunkEntry]:
-    """Every entry of the chunks in order, checking that seqnos run from 1 without gap or overlap."""
-    next_seqno = 1
+def read_entries(
+    chunks: list[ChunkName], read_chunk: Callable[[str], bytes], first_seqno: int = 1
+) -> Iterator[ChunkEntry]:
+    """Every entry of the chunks in order, checking that seqnos run from `first_seqno` without gap or
+    overlap (1 for a whole ledger; S + 1 for a ledger that starts from a snapshot at S)."""
+    next_seqno = first_seqno
     for index, chunk in enumerate(chunks):
         name = str(chunk)
         if chunk.start != next_seqno:
-            reason = (
-                f"chunk {name} starts at {chunk.start}: seqnos {next_seqno}..{chunk.start - 1} are missing"
-                if chunk.start > next_seqno
-                else f"chunk {name} overlaps the previous chunk"
-            )
-            raise LedgerReadError(next_seqno, reason, name)
+            raise LedgerReadError(next_seqno, _misplaced(name, chunk.start, next_seqno, index == 0), name)
         if chunk.end is None and index != len(chunks) - 1:
             raise LedgerReadError(next_seqno, "an open chunk is followed by other chunks", name)
         entries = list(_chunk_entries(chunk, read_chunk(name)))
         for position, (seqno, raw) in enumerate(entries):
             yield ChunkEntry(chunk, seqno, raw, position == len(entries) - 1)
         next_seqno = chunk.start + len(entries)
+
+
+def _misplaced(name: str, start: int, expected: int, is_first: bool) -> str:
+    if start > expected:
+        return f"chunk {name} starts at {start}: seqnos {expected}..{start - 1} are missing"
+    if is_first:
+        return f"chunk {name} starts at {start}, before seqno {expected} where the ledger starts"
+    return f"chunk {name} overlaps the previous chunk"
 
 
 def _chunk_entries(chunk: ChunkName, data: bytes) -> Iterator[tuple[int, bytes]]:

@@ -29,6 +29,7 @@ from enclave.ledger.signatures import (
 )
 from enclave.ledger.tables import ENDORSED_NODE_CERTIFICATES, SIGNATURES, SINGLETON_KEY
 from enclave.ledger.txid import TxId
+from enclave.snapshots.tree import TreeState
 
 
 class LedgerWriterError(ValueError):
@@ -63,6 +64,47 @@ class LedgerWriter:
         self._signatures: dict[int, PrimarySignature] = {}
         self._node_certs: dict[NodeId, str] = {node.node_id: node.cert_pem}
         self._last_signature_ms = now_ms
+        # Seqnos up to here came from a snapshot: their tree is known only by its frontier.
+        self._snapshot_seqno = 0
+
+    @classmethod
+    def from_snapshot(
+        cls,
+        node: NodeIdentity,
+        secrets: LedgerSecrets,
+        policy: SignaturePolicy,
+        now_ms: int,
+        *,
+        seqno: int,
+        tree: TreeState,
+        node_certs: MapWrites | None,
+    ) -> LedgerWriter:
+        """A writer that continues a ledger from a snapshot at the signature transaction `seqno`: it
+        appends, signs and checks signatures as the writer of the whole ledger would, and proves the
+        transactions after `seqno` (`node_certs`: the snapshot's endorsed node certificates)."""
+        writer = cls(node, secrets, policy, now_ms)
+        writer._tree = MerkleTree.from_frontier(list(tree.frontier), seqno)
+        writer._tree.append(tree.last_leaf)
+        history = tree.view_history
+        if not history or history[0][1] != 1:
+            raise LedgerWriterError(f"the view history does not start at seqno 1: {history[:1]}")
+        ends = [first for _, first in history[1:]] + [seqno + 1]
+        terms = [0]
+        for (view, first), end in zip(history, ends, strict=True):
+            terms += [view] * (end - first)
+        if len(terms) != seqno + 1:
+            raise LedgerWriterError(f"the view history does not cover seqnos 1..{seqno}")
+        writer._terms = terms
+        # Placeholders: receipts before the snapshot are refused, so these are never read.
+        writer._write_set_digests = [ZERO_LEAF] * (seqno + 1)
+        writer._signature_seqnos = [seqno]
+        writer._snapshot_seqno = seqno
+        writer._learn_node_certs(node_certs)
+        return writer
+
+    @property
+    def policy(self) -> SignaturePolicy:
+        return self._policy
 
     @property
     def last_txid(self) -> TxId:
@@ -148,7 +190,7 @@ class LedgerWriter:
 
     def truncate(self, seqno: int) -> None:
         """Raft: drop the uncommitted entries after `seqno` (the caller never truncates committed ones)."""
-        if not 0 <= seqno <= self.last_txid.seqno:
+        if not self._snapshot_seqno <= seqno <= self.last_txid.seqno:
             raise LedgerWriterError(f"cannot truncate to {seqno}: last seqno is {self.last_txid.seqno}")
         self._tree.truncate(seqno + 1)
         del self._terms[seqno + 1 :]
@@ -161,6 +203,8 @@ class LedgerWriter:
         """CCF's receipt for the transaction at `seqno`, proven by the first signature after it.
 
         Reveals the commit evidence: call it only for committed transactions."""
+        if seqno <= self._snapshot_seqno:
+            raise LedgerWriterError(f"seqno {seqno} is before the snapshot this node started from")
         index = bisect.bisect_right(self._signature_seqnos, seqno)
         if not 1 <= seqno <= self.last_txid.seqno or index == len(self._signature_seqnos):
             raise LedgerWriterError(f"no signature covers seqno {seqno} yet")
@@ -175,6 +219,16 @@ class LedgerWriter:
             proof=tuple(self._tree.path(seqno, signature.txid.seqno)),
             signature=signature.sig,
         )
+
+    def tree_state(self, seqno: int) -> TreeState:
+        """The tree and view history at the signature transaction `seqno` (what a snapshot carries)."""
+        if seqno not in self._signature_seqnos or seqno < self._snapshot_seqno:
+            raise LedgerWriterError(f"seqno {seqno} is not a signature transaction")
+        history: list[tuple[int, int]] = []
+        for at, view in enumerate(self._terms[1 : seqno + 1], start=1):
+            if not history or history[-1][0] != view:
+                history.append((view, at))
+        return TreeState(tuple(self._tree.frontier(seqno)), self._tree.leaf(seqno), tuple(history))
 
     def _next_txid(self, term: int, expect_seqno: int | None = None) -> TxId:
         last = self.last_txid

@@ -15,7 +15,17 @@ from datetime import timedelta
 
 from cryptography import x509
 
-from consensus import Configuration, Entry, HardState, Index, InMemoryStorage, Raft, RaftConfig, Term
+from consensus import (
+    Configuration,
+    Entry,
+    HardState,
+    Index,
+    InMemoryStorage,
+    Raft,
+    RaftConfig,
+    Snapshot,
+    Term,
+)
 from consensus import NodeId as RaftNodeId
 from enclave.crypto.certs import CertificateFormatError, load_certificate_pem
 from enclave.crypto.identity import ServiceIdentity
@@ -35,7 +45,7 @@ from enclave.kv.write_set import MapWrites, WriteSet
 from enclave.ledger.entry import EntryFormatError, decode_entry
 from enclave.ledger.ledger_secrets import LEDGER_SECRET_SIZE, LedgerSecret, LedgerSecrets
 from enclave.ledger.signatures import SignaturePolicy
-from enclave.ledger.tables import NODES_INFO, NodeStatus, genesis_write_set
+from enclave.ledger.tables import ENDORSED_NODE_CERTIFICATES, NODES_INFO, NodeStatus, genesis_write_set
 from enclave.ledger.writer import LedgerWriter, LedgerWriterError
 from enclave.platform.api import Platform, PlatformName, RandomBytes
 from enclave.platform.errors import UnsealError
@@ -48,6 +58,8 @@ from enclave.runtime.rekey import learned_secret
 from enclave.runtime.replication import Replicator, is_raft_committable
 from enclave.runtime.running import RunningNode, at_ms
 from enclave.runtime.service_maps import membership_change_of, node_data, read_node
+from enclave.runtime.snapshotting import open_for_node
+from enclave.snapshots.snapshot import SnapshotRejected, map_writes
 
 SERVICE_VALIDITY = timedelta(days=10 * 365)
 NODE_VALIDITY = timedelta(days=365)
@@ -97,6 +109,7 @@ def _running(
     storage: InMemoryStorage,
     writer: LedgerWriter,
     kv: KvStore,
+    ledger_commit: int = 0,
 ) -> RunningNode:
     replicator = Replicator(
         raft,
@@ -106,6 +119,9 @@ def _running(
         secrets=secrets.ledger_secrets,
         sealer=StateSealer(secrets.state_key),
         node=secrets.node,
+        service_cert=secrets.service.cert,
+        snapshot_interval=start.settings.snapshot_interval_txs,
+        ledger_commit=ledger_commit,
     )
     return RunningNode(
         secrets=secrets,
@@ -292,17 +308,54 @@ def joined(
 # -- restart -------------------------------------------------------------------------------------------------
 
 
+def _first_seqno(ledger_entries: tuple[bytes, ...]) -> int | None:
+    if not ledger_entries:
+        return None
+    try:
+        return decode_entry(ledger_entries[0]).txid.seqno
+    except EntryFormatError as exc:
+        raise ReplayedLedgerInvalid(f"the first ledger entry: {exc}") from None
+
+
 def restart(env: Environment, message: m.Restart) -> tuple[RunningNode, list[m.Effect]]:
     """DESIGN.md 4.5: secrets through sealing, state by replaying this node's own ledger."""
     try:
         secrets = NodeSecrets.unseal(env.platform, message.sealed_secrets)
     except UnsealError as exc:
         raise MalformedSecrets(f"the sealed secrets do not unseal: {type(exc).__name__}: {exc}") from None
+    storage = InMemoryStorage(Configuration(frozenset({RaftNodeId(secrets.genesis_node_id)})))
     writer = LedgerWriter(secrets.node, secrets.ledger_secrets, _policy(message.settings), message.now_ms)
     kv = KvStore()
+    base = 0  # the snapshot this node started from (0: none, its ledger starts at seqno 1)
+    if message.snapshot is not None:
+        try:
+            opened = open_for_node(
+                message.snapshot, secrets.service.cert, secrets.ledger_secrets, secrets.node
+            )
+        except SnapshotRejected as exc:
+            raise ReplayedLedgerInvalid(f"the snapshot this node started from: {exc}") from None
+        base = opened.body.seqno
+        first = _first_seqno(message.ledger_entries)
+        if first is not None and first != base + 1:
+            raise ReplayedLedgerInvalid(
+                f"the snapshot this node started from is at {base}, but its ledger starts at {first}: "
+                "the snapshot is stale or swapped"
+            )
+        kv = KvStore.from_committed_state(opened.state)
+        writer = LedgerWriter.from_snapshot(
+            secrets.node,
+            secrets.ledger_secrets,
+            _policy(message.settings),
+            message.now_ms,
+            seqno=base,
+            tree=opened.tree,
+            node_certs=map_writes(opened.state, ENDORSED_NODE_CERTIFICATES),
+        )
+        configuration = opened.body.configuration
+        storage.apply_snapshot(Snapshot(Index(base), Term(opened.body.view), configuration, message.snapshot))
     entries: list[Entry] = []
     retired_at: int | None = None  # where this node's own record became Retired
-    for seqno, raw in enumerate(message.ledger_entries, start=1):
+    for seqno, raw in enumerate(message.ledger_entries, start=base + 1):
         try:
             decoded = decode_entry(raw)
             if decoded.txid.seqno != seqno:
@@ -335,15 +388,18 @@ def restart(env: Environment, message: m.Restart) -> tuple[RunningNode, list[m.E
         # A recovered service's Raft history starts at its recovery: the old nodes' changes are void.
         entries = [replace(entry, change=None) if entry.index <= inherited else entry for entry in entries]
     hard = message.raft_state
-    if hard is not None and hard.commit > len(entries):
-        raise ReplayedLedgerInvalid(f"Raft committed {hard.commit} but the ledger ends at {len(entries)}")
-    storage = InMemoryStorage(Configuration(frozenset({RaftNodeId(secrets.genesis_node_id)})))
+    if hard is not None and hard.commit > base + len(entries):
+        raise ReplayedLedgerInvalid(
+            f"Raft committed {hard.commit} but the ledger ends at {base + len(entries)}"
+        )
     storage.append(entries)
     if hard is not None:
         vote = None if hard.vote is None else RaftNodeId(hard.vote)
         storage.set_hard_state(HardState(Term(hard.term), vote, Index(hard.commit)))
     raft = Raft(_raft_config(secrets.node.node_id, message.settings), storage, env.raft_rng())
-    running = _running(env, secrets, message, raft=raft, storage=storage, writer=writer, kv=kv)
+    running = _running(
+        env, secrets, message, raft=raft, storage=storage, writer=writer, kv=kv, ledger_commit=base
+    )
     # A node whose retirement it had committed stays Retired (nobody would tell it again).
     commit = 0 if hard is None else writer.last_signature_at_or_before(hard.commit)
     running.retired = retired_at is not None and retired_at <= commit

@@ -43,6 +43,8 @@ class ConsensusSettings:
     heartbeat_ticks: int = 1
     signature_interval_txs: int = 100
     signature_interval_ms: int = 100
+    # The primary snapshots the committed state once this many transactions follow the last snapshot.
+    snapshot_interval_txs: int = 10_000
     # A peer channel whose handshake did not complete after this many ticks starts a new handshake.
     channel_retry_ticks: int = 5
     # A joiner with no (or a "pending") answer resends its join request after this many ticks.
@@ -368,7 +370,8 @@ class RaftHardState:
 class Restart:
     """Restart from this node's own disk (DESIGN.md section 4.5): the sealed secrets blob, the Raft hard
     state last persisted (None if never), and the ledger entries read back from the ledger files, in
-    seqno order from seqno 1."""
+    seqno order from seqno 1, or, for a node that started from a snapshot, the snapshot file and the
+    entries after it."""
 
     now_ms: int
     addresses: NodeAddresses
@@ -376,6 +379,7 @@ class Restart:
     raft_state: RaftHardState | None
     ledger_entries: tuple[bytes, ...]
     settings: ConsensusSettings = ConsensusSettings()
+    snapshot: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -454,6 +458,26 @@ class CommitLedger:
     """Entries up to `seqno` are committed (CCF: complete the chunk, rename it `.committed`)."""
 
     seqno: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSnapshot:
+    """A committed snapshot at `seqno` proven by the evidence transaction at `evidence_seqno`: keep the
+    file (`snapshot_<seqno>_<evidence_seqno>.committed`, written atomically)."""
+
+    seqno: int
+    evidence_seqno: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotInstalled:
+    """This node now starts from the snapshot at `seqno` (Raft installed it): keep the file durably, then
+    drop every ledger file and the materialised state, and continue the ledger at `seqno + 1`."""
+
+    seqno: int
+    evidence_seqno: int
+    data: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -595,6 +619,8 @@ Effect = (
     AppendLedger
     | TruncateLedger
     | CommitLedger
+    | StoreSnapshot
+    | SnapshotInstalled
     | PersistRaftState
     | Flush
     | SendToPeer

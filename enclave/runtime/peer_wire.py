@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Final, cast, get_args
 
-from consensus import ConfChange, Entry
+from consensus import ConfChange, Configuration, Entry, Index, Snapshot, Term
+from consensus import NodeId as RaftNodeId
 from consensus.messages import (
     AppendEntries,
     AppendResponse,
     Heartbeat,
     HeartbeatResponse,
+    InstallSnapshot,
     Message,
     ReadIndexRequest,
     ReadIndexResponse,
@@ -71,7 +73,43 @@ class ForwardedJoinResponse:
 
 ForwardMessage = ForwardCall | ForwardedResult | ForwardJoin | ForwardedJoinResponse
 
-# InstallSnapshot has no wire form: this runtime never compacts its Raft log (catch-up is from the ledger).
+
+@dataclass(frozen=True, slots=True)
+class SnapshotOffer:
+    """InstallSnapshot on the wire (the codec has no sets): the snapshot file is `data`."""
+
+    src: str
+    dst: str
+    term: int
+    index: int
+    snapshot_term: int
+    voters: tuple[str, ...]
+    learners: tuple[str, ...]
+    data: bytes
+
+    @classmethod
+    def of(cls, message: InstallSnapshot) -> SnapshotOffer:
+        snapshot = message.snapshot
+        configuration = snapshot.configuration
+        return cls(
+            message.src,
+            message.dst,
+            message.term,
+            snapshot.index,
+            snapshot.term,
+            tuple(sorted(configuration.voters)),
+            tuple(sorted(configuration.learners)),
+            snapshot.data,
+        )
+
+    def message(self) -> InstallSnapshot:
+        configuration = Configuration(
+            frozenset(map(RaftNodeId, self.voters)), frozenset(map(RaftNodeId, self.learners))
+        )
+        snapshot = Snapshot(Index(self.index), Term(self.snapshot_term), configuration, self.data)
+        return InstallSnapshot(RaftNodeId(self.src), RaftNodeId(self.dst), Term(self.term), snapshot)
+
+
 RAFT_TYPES: Final = (
     VoteRequest,
     VoteResponse,
@@ -82,6 +120,7 @@ RAFT_TYPES: Final = (
     TimeoutNow,
     ReadIndexRequest,
     ReadIndexResponse,
+    SnapshotOffer,
 )
 FORWARD_TYPES: Final[tuple[type[Any], ...]] = get_args(ForwardMessage)
 _CODEC: Final = MessageCodec(
@@ -104,6 +143,8 @@ def header(kind: PayloadKind) -> bytes:
 
 
 def encode(message: Message | ForwardMessage) -> bytes:
+    if isinstance(message, InstallSnapshot):
+        return pack(_CODEC.encode(SnapshotOffer.of(message)))
     return pack(_CODEC.encode(message))
 
 
@@ -117,7 +158,10 @@ def read_header(data: bytes) -> PayloadKind:
 
 
 def decode_raft(data: bytes) -> Message:
-    return cast(Message, _CODEC.decode(_CODEC.unpack(data), RAFT_TYPES, "raft"))
+    message = _CODEC.decode(_CODEC.unpack(data), RAFT_TYPES, "raft")
+    if isinstance(message, SnapshotOffer):
+        return message.message()
+    return cast(Message, message)
 
 
 def decode_forward(data: bytes) -> ForwardMessage:

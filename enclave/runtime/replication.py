@@ -30,19 +30,30 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from consensus import ConfChange, Entry, Index, InMemoryStorage, Raft, ReadState, Ready, Role
-from consensus.messages import Message
+from cryptography import x509
+
+from consensus import ConfChange, Entry, Index, InMemoryStorage, Raft, ReadState, Ready, Role, Snapshot
+from consensus.messages import InstallSnapshot, Message
 from enclave.crypto.identity import NodeIdentity
 from enclave.kv.state_sealing import StateSealer
 from enclave.kv.store import KvStore
 from enclave.kv.write_set import WriteSet
 from enclave.ledger.entry import decode_entry
 from enclave.ledger.ledger_secrets import LedgerSecrets
-from enclave.ledger.tables import NODES_INFO, SIGNATURES
+from enclave.ledger.tables import ENDORSED_NODE_CERTIFICATES, NODES_INFO, SIGNATURES
 from enclave.ledger.writer import AppendedEntry, LedgerWriter
 from enclave.runtime import messages as m
 from enclave.runtime.rekey import learned_secret
 from enclave.runtime.service_maps import ELECTION, MEMBERSHIP, election_write_set
+from enclave.runtime.snapshotting import PendingSnapshot, committed_file, open_offer
+from enclave.snapshots.snapshot import (
+    OpenedSnapshot,
+    evidence_write_set,
+    last_snapshot_seqno,
+    map_writes,
+    take_snapshot,
+)
+from enclave.snapshots.snapshot import pending_request as pending_snapshot_request
 
 SendRaft = Callable[[Message], list[m.Effect]]
 
@@ -68,10 +79,14 @@ class Replicator:
     __slots__ = (
         "_ledger_commit",
         "_node",
+        "_offers",
+        "_pending_snapshot",
         "_proposed",
         "_sealer",
         "_secrets",
+        "_service_cert",
         "_signed_term",
+        "_snapshot_interval",
         "_storage",
         "kv",
         "raft",
@@ -88,6 +103,8 @@ class Replicator:
         secrets: LedgerSecrets,
         sealer: StateSealer,
         node: NodeIdentity,
+        service_cert: x509.Certificate,
+        snapshot_interval: int,
         ledger_commit: int = 0,
     ) -> None:
         self.raft = raft
@@ -102,6 +119,11 @@ class Replicator:
         # index -> term of entries this node proposed that Raft has not handed back in a Ready yet
         self._proposed: dict[int, int] = {}
         self._signed_term = raft.term if raft.role is Role.LEADER else -1
+        self._service_cert = service_cert  # what a snapshot's receipt must chain to
+        self._snapshot_interval = snapshot_interval
+        self._pending_snapshot: PendingSnapshot | None = None
+        # Snapshots offered by the leader that passed `open_offer`, by index, until Raft installs one.
+        self._offers: dict[int, OpenedSnapshot] = {}
 
     @property
     def ledger_commit(self) -> int:
@@ -139,6 +161,38 @@ class Replicator:
         if self.can_propose() and self.writer.signature_due(now_ms):
             self.sign(now_ms)
 
+    def maybe_snapshot(self) -> None:
+        """The primary snapshots its committed state once `snapshot_interval` transactions committed
+        since the last snapshot, or governance asked for one (snapshotting.py), unless a snapshot waits
+        for its evidence to commit."""
+        commit = self._ledger_commit
+        if not self.can_propose() or self._pending_snapshot is not None or commit == 0:
+            return
+        committed = self.kv.begin_committed()
+        request = pending_snapshot_request(committed)
+        if request is None and commit - last_snapshot_seqno(committed) < self._snapshot_interval:
+            return
+        body = take_snapshot(
+            self.kv.committed_state(),
+            self.writer.view_at(commit),
+            self.writer.tree_state(commit),
+            self.raft.log.configuration_at(Index(commit)),
+            self._secrets.secret_for(commit),
+        ).encode()
+        write_set, digest = evidence_write_set(body, commit, request)
+        evidence = self.writer.append(write_set, self.raft.term, claims_digest=digest)
+        self.kv.apply(write_set, evidence.txid.seqno)
+        self.propose_batch([evidence])
+        self._pending_snapshot = PendingSnapshot(evidence.txid, commit, body)
+
+    def check_offer(self, message: InstallSnapshot) -> None:
+        """Checks a snapshot the leader offers before Raft sees it; `SnapshotRejected` if it must not
+        be installed (nothing changed then)."""
+        snapshot = message.snapshot
+        if snapshot.index <= self._ledger_commit:
+            return  # Raft acknowledges what this node holds already and installs nothing
+        self._offers = {snapshot.index: open_offer(snapshot, self._service_cert, self._secrets, self._node)}
+
     def propose_membership(self, change: ConfChange, write_set: WriteSet, version: int) -> None:
         """Propose a membership change carried by the entry of `write_set` (committed in the KV at
         `version`); on refusal (Raft's rules) the KV and writer are rolled back and Raft raises."""
@@ -163,7 +217,7 @@ class Replicator:
         while True:
             if self.raft.has_ready():
                 ready = self.raft.ready()
-                self._handle(ready, send, outcome)
+                self._handle(ready, send, outcome, now_ms)
                 self.raft.advance(ready)
             elif self.raft.role is Role.LEADER and self._signed_term != self.raft.term and self.can_propose():
                 self._signed_term = self.raft.term
@@ -176,10 +230,12 @@ class Replicator:
         )
         return outcome
 
-    def _handle(self, ready: Ready, send: SendRaft, outcome: DrainOutcome) -> None:
+    def _handle(self, ready: Ready, send: SendRaft, outcome: DrainOutcome, now_ms: int) -> None:
         effects = outcome.effects
         for message in ready.messages:
             effects += send(message)
+        if ready.snapshot is not None:
+            self._install(ready.snapshot, outcome, now_ms)
         for entry in ready.entries:
             self._persist_entry(entry, outcome)
         if ready.hard_state is not None:
@@ -228,12 +284,36 @@ class Replicator:
             outcome.nodes_changed = True
         return entry.data, recorded.committable
 
+    def _install(self, snapshot: Snapshot, outcome: DrainOutcome, now_ms: int) -> None:
+        """Raft installed a snapshot `check_offer` passed: the KV, the ledger writer and the ledger
+        files start over from it (the host keeps the file, and the ledger continues after it)."""
+        opened = self._offers.pop(snapshot.index)
+        self._offers.clear()
+        self.kv = KvStore.from_committed_state(opened.state)
+        self.writer = LedgerWriter.from_snapshot(
+            self._node,
+            self._secrets,
+            self.writer.policy,
+            now_ms,
+            seqno=snapshot.index,
+            tree=opened.tree,
+            node_certs=map_writes(opened.state, ENDORSED_NODE_CERTIFICATES),
+        )
+        self._ledger_commit = snapshot.index
+        self._proposed.clear()
+        self._pending_snapshot = None
+        outcome.effects.append(m.SnapshotInstalled(snapshot.index, opened.evidence.seqno, snapshot.data))
+        outcome.committed_to = snapshot.index
+        outcome.nodes_changed = True
+
     def _truncate(self, keep: int, outcome: DrainOutcome) -> None:
         assert keep >= self._ledger_commit, f"truncation to {keep} below the commit {self._ledger_commit}"
         self.kv.rollback(keep)
         self.writer.truncate(keep)
         self._secrets.rollback(keep)
         self._proposed = {i: t for i, t in self._proposed.items() if i <= keep}
+        if self._pending_snapshot is not None and self._pending_snapshot.evidence.seqno > keep:
+            self._pending_snapshot = None
         outcome.effects.append(m.TruncateLedger(keep))
         outcome.truncated_to = keep if outcome.truncated_to is None else min(outcome.truncated_to, keep)
         outcome.nodes_changed = True
@@ -248,3 +328,10 @@ class Replicator:
         if not delta.is_empty():
             outcome.effects.append(m.MaterialiseState(self._sealer.seal(delta)))
         outcome.committed_to = commit
+        pending = self._pending_snapshot
+        if pending is not None and pending.evidence.seqno <= commit:
+            self._pending_snapshot = None
+            file = committed_file(pending, self.writer)
+            configuration = self.raft.log.configuration_at(Index(pending.seqno))
+            self._storage.compact(Index(pending.seqno), configuration, file)
+            outcome.effects.append(m.StoreSnapshot(pending.seqno, pending.evidence.seqno, file))

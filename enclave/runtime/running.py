@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from cryptography import x509
 
 from consensus import ConfChangeRefusedError, InvalidConfChangeError, Role
-from consensus.messages import Message
+from consensus.messages import InstallSnapshot, Message
 from enclave.apps import registry
 from enclave.apps.api import Caller, ProcedureError
 from enclave.crypto.ids import NodeId
@@ -67,6 +67,7 @@ from enclave.runtime.service_maps import (
     read_service_status,
 )
 from enclave.runtime.tx_status import tx_status
+from enclave.snapshots.snapshot import SnapshotRejected
 
 
 def at_ms(now_ms: int) -> datetime:
@@ -144,6 +145,8 @@ class RunningNode:
             self._manage_membership()
             self._rekey_if_requested()
             self._reissue_shares_if_stale()
+            if read_service_status(self.rep.kv.begin_committed()) is ServiceStatus.OPEN:
+                self.rep.maybe_snapshot()
             self.rep.maybe_sign(now_ms)
         return effects + self.drain()
 
@@ -344,6 +347,11 @@ class RunningNode:
                 raise PeerRejected(
                     f"a Raft message from {message.src} to {message.dst} on {item.peer}'s channel"
                 )
+            if isinstance(message, InstallSnapshot):
+                try:
+                    self.rep.check_offer(message)
+                except SnapshotRejected as rejected:
+                    return [m.Log(m.LogLevel.ERROR, f"snapshot from {item.peer} refused: {rejected}")]
             self.rep.raft.step(message)
             return []
         forward = peer_wire.decode_forward(item.payload)

@@ -65,6 +65,10 @@ GOVERNANCE_SERVICE = governance_pb2.DESCRIPTOR.services_by_name["Governance"].fu
 # gRPC binds with SO_REUSEPORT by default: another process could then bind a node's port too and receive
 # part of its connections. A node owns its ports; a port in use is a bind error, not a silent share.
 SERVER_OPTIONS = (("grpc.so_reuseport", 0),)
+# Peers are authenticated nodes of the service; a snapshot shipped to a far-behind node travels as one
+# frame, so their stream messages may be far larger than gRPC's 4 MiB default.
+MAX_PEER_MESSAGE_BYTES = 256 << 20
+PEER_SERVER_OPTIONS = (*SERVER_OPTIONS, ("grpc.max_receive_message_length", MAX_PEER_MESSAGE_BYTES))
 
 
 class NodeHandlers(Protocol):
@@ -287,7 +291,7 @@ class NodeServers:
         self.peer_tls = ServerTls(require_client_auth=True)
         self.join_tls = ServerTls(require_client_auth=False)
         self._client = grpc.aio.server(options=SERVER_OPTIONS)
-        self._peer = grpc.aio.server(options=SERVER_OPTIONS)
+        self._peer = grpc.aio.server(options=PEER_SERVER_OPTIONS)
         self._operator = grpc.aio.server(options=SERVER_OPTIONS)
         client_pb2_grpc.add_ClientServicer_to_server(ClientService(handlers), self._client)  # type: ignore[no-untyped-call]
         governance_pb2_grpc.add_GovernanceServicer_to_server(GovernanceService(handlers), self._client)  # type: ignore[no-untyped-call]

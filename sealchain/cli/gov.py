@@ -662,6 +662,13 @@ def trigger_ledger_rekey(proposer: _Proposer) -> None:
     proposer.propose(lambda _: _action("trigger_ledger_rekey"))
 
 
+@propose.command("trigger-snapshot")
+@_proposal_options
+def trigger_snapshot(proposer: _Proposer) -> None:
+    """Have the primary snapshot the committed state now, besides every N transactions."""
+    proposer.propose(lambda _: _action("trigger_snapshot"))
+
+
 # -- reads -----------------------------------------------------------------------------------------------
 
 

@@ -14,10 +14,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from enclave.kv.write_set import MapWrites
-from enclave.ledger.audit import audit_ledger
+from enclave.ledger.audit import SNAPSHOT_FAILURE_SEQNO, AuditReport, audit_ledger
 from enclave.ledger.entry import EntryFormatError, decode_entry
 from enclave.ledger.ledger_secrets import LedgerSecret, LedgerSecretError, LedgerSecrets
 from enclave.ledger.reading import LedgerReadError, ledger_chunks, read_entries
+from enclave.snapshots.format import parse_snapshot_file_name
 from sealchain.cli.errors import CliError, json_option
 from sealchain.cli.receipt import load_service_cert
 
@@ -38,21 +39,45 @@ def ledger() -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Check node endorsements against this service certificate (default: the ledger's own).",
 )
+@click.option(
+    "--snapshot",
+    "snapshot_file",
+    metavar="FILE",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The committed snapshot the ledger starts from, when it does not start at seqno 1 "
+    "(default: the newest matching one in DIR/../snapshots).",
+)
 @json_option
-def verify(directory: Path, service_cert_file: Path | None, json_output: bool) -> None:
+def verify(
+    directory: Path, service_cert_file: Path | None, snapshot_file: Path | None, json_output: bool
+) -> None:
     """Check framing, signatures, Merkle roots and node endorsements of every entry in DIR.
 
-    Prints the last verified transaction id, or the first bad entry's seqno and why (exit 1)."""
+    A ledger that starts after seqno 1 is checked from the snapshot it starts from, whose receipt must
+    prove it. Prints the last verified transaction id, or the first bad entry's seqno and why (exit 1)."""
     service_cert: x509.Certificate | None = None
     if service_cert_file is not None:
         service_cert = load_service_cert(service_cert_file)
     names = os.listdir(directory)
     chunks = ledger_chunks(names)
+    if snapshot_file is None and chunks and chunks[0].start != 1:
+        snapshot_file = _snapshot_next_to(directory, chunks[0].start - 1)
+        if snapshot_file is not None and not json_output:
+            click.echo(f"the ledger starts at seqno {chunks[0].start}: using snapshot {snapshot_file}")
+    snapshot = snapshot_file.read_bytes() if snapshot_file is not None else None
     total = max((c.end or c.start for c in chunks), default=0)
     with _progress(total, enabled=not json_output) as advance:
-        report = audit_ledger(names, lambda name: (directory / name).read_bytes(), service_cert, advance)
+        report = audit_ledger(
+            names, lambda name: (directory / name).read_bytes(), service_cert, advance, snapshot
+        )
+    _print_report(report, snapshot_file, json_output)
+
+
+def _print_report(report: AuditReport, snapshot_file: Path | None, json_output: bool) -> None:
+    """The verdict of `verify`: a summary (JSON or a sentence), then the failure as a CliError."""
     summary = {
         "ok": report.ok,
+        "snapshot": str(snapshot_file) if snapshot_file is not None else None,
         "entries": report.entries,
         "signatures": report.signatures,
         "last_verified": str(report.last_verified) if report.last_verified else None,
@@ -67,15 +92,32 @@ def verify(directory: Path, service_cert_file: Path | None, json_output: bool) -
     if json_output:
         click.echo(json.dumps(summary))
     elif report.last_verified is not None:
+        after = f" after the snapshot at {report.snapshot}" if report.snapshot else ""
         click.echo(
-            f"verified {report.entries - report.unsigned_tail} entries and {report.signatures} signatures "
-            f"up to {report.last_verified}"
+            f"verified {report.entries - report.unsigned_tail} entries{after} and {report.signatures} "
+            f"signatures up to {report.last_verified}"
             + (f"; {report.unsigned_tail} later entries await a signature" if report.unsigned_tail else "")
         )
-    if report.failure is not None:
-        failure = report.failure
+    failure = report.failure
+    if failure is not None and failure.seqno == SNAPSHOT_FAILURE_SEQNO:
+        raise CliError("snapshot_invalid", f"{snapshot_file}: {failure.reason}")
+    if failure is not None:
         where = f" in {failure.chunk}" if failure.chunk else ""
         raise CliError("ledger_invalid", f"ledger invalid at seqno {failure.seqno}{where}: {failure.reason}")
+
+
+def _snapshot_next_to(directory: Path, seqno: int) -> Path | None:
+    """The newest committed snapshot at `seqno` in the `snapshots` directory beside DIR (a node's layout:
+    `ledger/` and `snapshots/` side by side), if there is one."""
+    snapshots = directory.resolve().parent / "snapshots"
+    if not snapshots.is_dir():
+        return None
+    found: list[tuple[int, Path]] = []  # (evidence seqno, file): the newest has the latest evidence
+    for path in snapshots.iterdir():
+        parsed = parse_snapshot_file_name(path.name)
+        if parsed is not None and parsed[0] == seqno:
+            found.append((parsed[1], path))
+    return max(found)[1] if found else None
 
 
 @ledger.command("dump")
@@ -92,9 +134,10 @@ def dump(directory: Path, ledger_secret_file: Path | None, json_output: bool) ->
     """Print each entry's public maps (and private maps when the ledger secret is given)."""
     secrets = _load_secrets(ledger_secret_file) if ledger_secret_file is not None else None
     chunks = ledger_chunks(os.listdir(directory))
-    seqno = 1
+    # Dump checks no signatures, so it reads a ledger that starts after a snapshot from its first chunk on.
+    seqno = chunks[0].start if chunks else 1
     try:
-        for item in read_entries(chunks, lambda name: (directory / name).read_bytes()):
+        for item in read_entries(chunks, lambda name: (directory / name).read_bytes(), seqno):
             seqno = item.seqno
             entry = decode_entry(item.raw)
             private = entry.decrypt_private(secrets.secret_for(seqno)) if secrets is not None else None

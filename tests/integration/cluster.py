@@ -48,6 +48,7 @@ class Cluster:
     identities: IdentitySettings
     members: list[str] = field(default_factory=lambda: ["member0"])
     users: list[str] = field(default_factory=lambda: ["user0"])
+    consensus: ConsensusSettings = TEST_CONSENSUS
 
     @classmethod
     def prepare(cls, root: Path, machines: int, members: int = 1) -> Cluster:
@@ -70,7 +71,7 @@ class Cluster:
             self.identities,
             deadline=deadline,
             open_service=open_service,
-            consensus=TEST_CONSENSUS,
+            consensus=self.consensus,
             peers=peers,
         )
         self.local.write_network_file(self.members, self.users)
@@ -153,7 +154,7 @@ class Cluster:
             NodeMode.JOIN,
             self.identities,
             join_target=target,
-            consensus=TEST_CONSENSUS,
+            consensus=self.consensus,
             peer=peer,
             platform_dir=platform_dir,
             service_cert=service_cert,
@@ -222,24 +223,33 @@ class Cluster:
         return 0 if state is None else state.commit
 
     def check_ledgers(self, names: list[str] | None = None) -> int:
-        """Stopped nodes only. Byte-identical committed ledgers up to the common commit index, and
+        """Stopped nodes only. Byte-identical committed ledgers up to the common commit index (from where
+        every ledger holds entries: a node that started from a snapshot holds only what follows it), and
         `sealchain ledger verify` passes on the ledger of every node in `names` (default: all; a node
         that never joined has none). Returns the common commit index."""
         assert not any(node.is_running() for node in self.local.nodes.values())
         names = names or self.names
         common = min(self.commit_seqno(name) for name in names)
         assert common > 0, "nothing was committed on some node"
-        reference: list[bytes] | None = None
+        held: dict[str, tuple[int, list[bytes]]] = {}
         for name in names:
             directory = self.ledger_dir(name)
             chunks = ledger_chunks(os.listdir(directory))
-            entries = [entry.raw for entry in read_entries(chunks, _chunk_reader(directory))]
-            assert len(entries) >= common, f"{name} holds {len(entries)} entries, commit is {common}"
+            first = chunks[0].start if chunks else 1
+            entries = [
+                entry.raw for entry in read_entries(chunks, _chunk_reader(directory), first_seqno=first)
+            ]
+            assert first + len(entries) - 1 >= common, f"{name}'s ledger ends before the commit {common}"
+            held[name] = (first, entries)
+        lowest = max(first for first, _ in held.values())
+        reference: list[bytes] | None = None
+        for name, (first, entries) in held.items():
+            committed = entries[lowest - first : common - first + 1]
             if reference is None:
-                reference = entries[:common]
+                reference = committed
             else:
-                assert entries[:common] == reference, f"{name}'s committed ledger differs"
-            self.verify_ledger(directory)
+                assert committed == reference, f"{name}'s committed ledger differs"
+            self.verify_ledger(self.ledger_dir(name))
         return common
 
     def verify_ledger(self, directory: Path) -> None:

@@ -74,6 +74,16 @@ def test_a_genesis_config_reads_as_written() -> None:
     assert config.path(config.service_cert) == Path("/ws/nodes/node0/../../service_cert.pem")
     assert config.consensus == ConsensusSettings(tick_interval_ms=20, fsync=FsyncPolicy.NEVER)
     assert config.join_target is None
+    assert config.path(config.snapshots_dir) == Path("/ws/nodes/node0/snapshots")  # the default
+
+
+def test_snapshot_settings_read_as_written_and_round_trip() -> None:
+    text = GENESIS_CONFIG.replace('state_dir = "state"', 'state_dir = "state"\nsnapshots_dir = "/snaps"')
+    text = text.replace("tick_interval_ms = 20", "tick_interval_ms = 20\nsnapshot_interval_txs = 500")
+    config = parse_config(text, FILE)
+    assert config.snapshots_dir == Path("/snaps")
+    assert config.consensus.snapshot_interval_txs == 500
+    assert parse_config(render_config(config), FILE) == config
 
 
 def test_picked_ports_are_recorded_and_read_back(tmp_path: Path) -> None:
@@ -112,6 +122,10 @@ def test_rendering_round_trips_a_join_config() -> None:
         ),
         (lambda t: t.replace('bind = "127.0.0.1:4101"', 'bind = "h:70000"'), "port 70000 is out of range"),
         (lambda t: t.replace("tick_interval_ms = 20", "tick_interval_ms = 0"), "must be positive"),
+        (
+            lambda t: t.replace("tick_interval_ms = 20", "tick_interval_ms = 20\nsnapshot_interval_txs = 0"),
+            "snapshot_interval_txs must be positive",
+        ),
         (lambda t: t.replace("tick_interval_ms = 20", "tick_interval_ms = true"), "must be an integer"),
         (lambda t: t.replace("tick_interval_ms = 20", 'tick_interval_ms = "20"'), "must be an integer"),
         (lambda t: t.replace('fsync = "never"', 'fsync = "sometimes"'), "consensus.fsync is 'sometimes'"),

@@ -9,12 +9,13 @@ from hypothesis import strategies as st
 from enclave.runtime import messages as m
 from node.host import batch_client_requests, plan_group_commit
 
-STORAGE = (m.AppendLedger, m.TruncateLedger, m.PersistRaftState)
+STORAGE = (m.AppendLedger, m.TruncateLedger, m.SnapshotInstalled, m.PersistRaftState)
 
 effects = st.lists(
     st.one_of(
         st.builds(m.AppendLedger, st.integers(1, 100), st.binary(max_size=4), st.booleans()),
         st.builds(m.TruncateLedger, st.integers(0, 100)),
+        st.builds(m.SnapshotInstalled, st.integers(1, 100), st.integers(2, 101), st.binary(max_size=4)),
         st.builds(m.PersistRaftState, st.integers(1, 5), st.none(), st.integers(0, 100)),
         st.just(m.Flush()),
         st.builds(m.SendToPeer, st.sampled_from(["n1", "n2"]), st.binary(max_size=4)),
@@ -42,6 +43,20 @@ def test_two_inputs_flushes_become_one_fsync_and_the_acks_wait_for_it() -> None:
     assert plan.at_once == (m.AppendLedger(1, b"entry 1", False), m.AppendLedger(2, b"entry 2", True))
     assert plan.needs_fsync
     assert plan.after_fsync == (first_ack, second_ack)
+
+
+def test_a_snapshot_install_after_a_flush_stays_in_order_with_the_appends_that_continue_it() -> None:
+    ack, install = m.SendToPeer("leader", b"ack"), m.SnapshotInstalled(40, 43, b"snapshot file")
+    group: list[m.Effect] = [
+        m.AppendLedger(7, b"e", False),
+        m.Flush(),
+        ack,
+        install,
+        m.AppendLedger(41, b"f", True),
+    ]
+    plan = plan_group_commit(group)
+    assert plan.at_once == (m.AppendLedger(7, b"e", False), install, m.AppendLedger(41, b"f", True))
+    assert plan.after_fsync == (ack,)
 
 
 def test_a_group_without_a_flush_needs_no_fsync() -> None:

@@ -193,3 +193,26 @@ def test_a_crash_at_any_byte_leaves_exactly_the_whole_entries_before_it(
         assert reopened.read(1, whole) == [e.raw for e in entries[:whole]]
     assert (reopened.recovered_tail is None) == (cut in boundaries)
     assert chunk.stat().st_size == boundaries[whole]
+
+
+def test_a_ledger_reset_to_a_snapshot_continues_after_it_and_reopens_there(
+    tmp_path: Path, entries: list[AppendedEntry]
+) -> None:
+    files = LedgerFiles(tmp_path, chunk_size=CHUNK_SIZE, fsync=FsyncPolicy.EVERY_APPEND)
+    append_all(files, entries[:10])
+    files.commit(6)
+    base = 20
+    files.reset(base)
+    assert names(tmp_path) == [] and files.last_seqno == base and files.committed_seqno == base
+    with pytest.raises(LedgerFilesError):
+        files.append(base, entries[base - 1].raw, entries[base - 1].committable)
+    append_all(files, entries[base:])
+    files.close()
+
+    reopened = LedgerFiles(tmp_path, chunk_size=CHUNK_SIZE)
+    assert reopened.base == base and reopened.chunk_names()[0].startswith(f"ledger_{base + 1}")
+    assert reopened.read(base + 1, len(entries)) == [e.raw for e in entries[base:]]
+    with pytest.raises(LedgerFilesError, match="not on disk"):
+        reopened.read(base, base + 1)
+    with pytest.raises(LedgerFilesError, match="committed"):
+        reopened.truncate(base - 1)

@@ -140,3 +140,16 @@ def test_a_closed_store_refuses_work(tmp_path: Path) -> None:
     state_store.close()
     with pytest.raises(StateStoreError, match="closed"):
         state_store.load()
+
+
+def test_a_clear_empties_the_store_and_later_batches_apply_to_the_empty_one(tmp_path: Path) -> None:
+    store = enclave_with_secrets()
+    materialise(store, tmp_path / "state")
+    after = KvStore()
+    tx = after.begin()
+    tx.put("private:later", b"k", b"v")
+    tx.commit()
+    with StateStore(tmp_path / "state") as state_store:
+        state_store.clear()
+        state_store.submit(StateSealer(STATE_KEY).seal(after.commit(1))).result(timeout=30)
+    assert restart(tmp_path / "state").committed_state() == after.committed_state()

@@ -85,6 +85,7 @@ class _Write:
 class Simulation:
     seed: int
     faults: Faults = field(default_factory=Faults)
+    settings: m.ConsensusSettings = SETTINGS
     rng: random.Random = field(init=False)
     hosts: list[Host] = field(init=False)
     step_no: int = 0
@@ -317,8 +318,9 @@ class Simulation:
             return
         for host in self.hosts:
             start = self._rekey_scanned[host.index]
-            for seqno in range(start + 1, host.committed + 1):
-                if LEDGER_SECRETS in decode_entry(host.written.ledger[seqno - 1]).public_maps:
+            for seqno in range(max(start, host.written.base) + 1, host.committed + 1):
+                raw = host.written.entry(seqno)
+                if raw is not None and LEDGER_SECRETS in decode_entry(raw).public_maps:
                     self.rekey_seqno = seqno
                     return
             self._rekey_scanned[host.index] = max(start, host.committed)
@@ -350,7 +352,8 @@ class Simulation:
         """Where `host`'s committed ledger records the removed node Retired."""
         assert self.removed is not None
         removed_id = self.node_ids[self.removed].encode()
-        for seqno, raw in enumerate(host.written.ledger[: host.committed], start=1):
+        base = host.written.base
+        for seqno, raw in enumerate(host.written.ledger[: host.committed - base], start=base + 1):
             writes = decode_entry(raw).public_maps.get(NODES_INFO)
             raw_info = None if writes is None else writes.writes.get(removed_id)
             if raw_info is not None and json.loads(raw_info)["status"] == NodeStatus.RETIRED.value:
@@ -381,16 +384,17 @@ class Simulation:
         host = self.hosts[index]
         self.restarts += 1
         host.enclave = new_enclave(index, self.rng)
-        self.give(index, host.restart_input(self.now_ms))
+        self.give(index, host.restart_input(self.now_ms, self.settings))
 
     # -- invariants ---------------------------------------------------------------------------------
 
     def _check(self, host: Host) -> None:
-        if host.committed > len(host.durable.ledger) and not host.up:
+        if host.committed > host.durable.last and not host.up:
             raise SimulationFailure(f"node {host.index} committed {host.committed} but lost it in a crash")
         for other in self.hosts:
             common = min(host.committed, other.committed)
-            if host.written.ledger[:common] != other.written.ledger[:common]:
+            held_from = max(host.written.base, other.written.base)
+            if committed_overlap(host, common, held_from) != committed_overlap(other, common, held_from):
                 raise SimulationFailure(f"nodes {host.index} and {other.index} committed different entries")
 
     # -- the scenario -------------------------------------------------------------------------------
@@ -434,14 +438,17 @@ class Simulation:
         world = provisioned()
         self.give(
             0,
-            m.StartNetwork(self.now_ms, addresses(0), (world.member_info,), (world.user_cert_pem,), SETTINGS),
+            m.StartNetwork(
+                self.now_ms, addresses(0), (world.member_info,), (world.user_cert_pem,), self.settings
+            ),
         )
         self._learn_node_ids()
         service_cert = self.hosts[0].service_cert_pem
         assert service_cert is not None
         for index in (1, 2):
             self.give(
-                index, m.JoinNetwork(self.now_ms, addresses(index), addresses(0).peer, service_cert, SETTINGS)
+                index,
+                m.JoinNetwork(self.now_ms, addresses(index), addresses(0).peer, service_cert, self.settings),
             )
         self.run_until(lambda: self.voters() == 3, 400, "three voters")
         self.open_service()
@@ -506,22 +513,24 @@ class Simulation:
         self.check_final()
 
     def _check_rekeyed(self) -> None:
-        """Every node holds the same ledger secrets, one of them from just after the committed rekey."""
-        held = {
-            tuple(
-                (start, secret.key)
-                for start, secret in self.running(host.index).secrets.ledger_secrets.versions()
-            )
-            for host in self.hosts
-        }
-        if len(held) != 1:
-            raise SimulationFailure("the nodes hold different ledger secrets after the rekey")
-        starts = [start for start, _ in held.pop()]
+        """Every node holds the same ledger secret for every seqno it may read (after the snapshot it
+        started from, if any), and one starts just after the committed rekey on the nodes that hold
+        that part of the ledger."""
+        held_from = max(host.written.base for host in self.hosts) + 1
+        last = max(host.written.last for host in self.hosts)
+        for seqno in range(held_from, last + 1):
+            keys = {self.running(h.index).secrets.ledger_secrets.secret_for(seqno).key for h in self.hosts}
+            if len(keys) != 1:
+                raise SimulationFailure(f"the nodes hold different ledger secrets for seqno {seqno}")
         assert self.rekey_seqno is not None
-        if self.rekey_seqno + 1 not in starts:
-            raise SimulationFailure(
-                f"no secret starts after the committed rekey at {self.rekey_seqno}: {starts}"
-            )
+        for host in self.hosts:
+            if host.written.base > self.rekey_seqno:
+                continue
+            starts = [start for start, _ in self.running(host.index).secrets.ledger_secrets.versions()]
+            if self.rekey_seqno + 1 not in starts:
+                raise SimulationFailure(
+                    f"node {host.index}: no secret starts after the rekey at {self.rekey_seqno}: {starts}"
+                )
 
     def serving(self) -> list[Host]:
         """The hosts still in the service (all but a removed one)."""
@@ -534,25 +543,27 @@ class Simulation:
             return False
         if self.rekey_wanted and self.rekey_seqno is None:
             return False
-        lasts = {len(h.written.ledger) for h in self.serving()}
+        lasts = {h.written.last for h in self.serving()}
         commits = {h.committed for h in self.serving()}
         return len(lasts) == 1 and commits == {lasts.pop()} and self.leader() is not None
 
     def check_final(self) -> None:
         common = min(h.committed for h in self.hosts)
-        reference = self.hosts[0].written.ledger[:common]
+        held_from = max(h.written.base for h in self.hosts)
+        reference = committed_overlap(self.hosts[0], common, held_from)
         for host in self.hosts:
-            if host.written.ledger[:common] != reference:
+            if committed_overlap(host, common, held_from) != reference:
                 raise SimulationFailure(
                     f"node {host.index}'s ledger differs below the common commit {common}"
                 )
-        self._check_acknowledged_txids(self.serving()[0])
+        self._check_acknowledged_txids()
         if self.rekey_wanted:
             self._check_rekeyed()
         checked_up_to = {host.index: host.committed for host in self.hosts}
         if self.removed is not None:
             gone = self.hosts[self.removed]
-            retired_at = self.retirement_seqno(self.serving()[0])
+            # In the ledger that reaches back furthest (the others may start from a later snapshot).
+            retired_at = self.retirement_seqno(min(self.serving(), key=lambda host: host.written.base))
             state = self.state_of(gone.index)
             if (state is m.LifecycleState.RETIRED) != (gone.committed >= retired_at):
                 raise SimulationFailure(
@@ -578,12 +589,16 @@ class Simulation:
                 if value != write.value:
                     raise SimulationFailure(f"acknowledged write {write.key!r} missing on node {host.index}")
 
-    def _check_acknowledged_txids(self, host: Host) -> None:
+    def _check_acknowledged_txids(self) -> None:
         """The transaction an acknowledgement names is the one that wrote the key (a receipt for it
-        proves that write), not merely some committed transaction of that view."""
+        proves that write), not merely some committed transaction of that view (checked in the ledger
+        of a serving node that holds it: the others started from a snapshot after it)."""
         for write in self.acknowledged:
             assert write.txid is not None
-            if written_at(host, write.txid).get(write.key) != write.value:
+            holders = [h for h in self.serving() if h.written.base < write.txid.seqno]
+            if not holders:
+                raise SimulationFailure(f"no serving node holds the ledger entry of {write.txid}")
+            if written_at(holders[0], write.txid).get(write.key) != write.value:
                 raise SimulationFailure(f"acknowledged {write.txid} does not hold the write of {write.key!r}")
 
 
@@ -591,10 +606,17 @@ def written_at(host: Host, txid: m.TxRef) -> dict[bytes, bytes]:
     """What the transaction at `txid` in `host`'s ledger wrote to the workload's map (decrypted)."""
     enclave = host.enclave
     assert enclave is not None and enclave.node is not None
-    if not 0 < txid.seqno <= len(host.written.ledger):
+    raw = host.written.entry(txid.seqno)
+    if raw is None:
         return {}
-    entry = decode_entry(host.written.ledger[txid.seqno - 1])
+    entry = decode_entry(raw)
     if (entry.txid.view, entry.txid.seqno) != (txid.view, txid.seqno):
         return {}
     writes = entry.decrypt_private(enclave.node.secrets.ledger_secrets.secret_for(txid.seqno)).get(MAP)
     return {} if writes is None else dict(writes.writes)
+
+
+def committed_overlap(host: Host, common: int, held_from: int = 0) -> list[bytes]:
+    """`host`'s ledger entries from after `held_from` (and after its own snapshot) up to `common`."""
+    start = max(held_from, host.written.base)
+    return host.written.ledger[start - host.written.base : max(start, common) - host.written.base]

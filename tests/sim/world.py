@@ -147,8 +147,24 @@ class HostInvariantViolated(AssertionError):
 
 @dataclass
 class Disk:
+    """A host's files: the ledger entries after `base` (0, or the snapshot the node started from), the
+    Raft state and that snapshot's file."""
+
     ledger: list[bytes] = field(default_factory=list)
     raft_state: m.RaftHardState | None = None
+    base: int = 0
+    snapshot: bytes | None = None
+
+    @property
+    def last(self) -> int:
+        return self.base + len(self.ledger)
+
+    def entry(self, seqno: int) -> bytes | None:
+        """The entry at `seqno`, None when it is not held (before the snapshot, or past the end)."""
+        return self.ledger[seqno - self.base - 1] if self.base < seqno <= self.last else None
+
+    def copy(self) -> Disk:
+        return Disk(list(self.ledger), self.raft_state, self.base, self.snapshot)
 
 
 @dataclass
@@ -178,9 +194,9 @@ class Host:
 
     def crash(self) -> None:
         self.enclave = None
-        self.written = Disk(list(self.durable.ledger), self.durable.raft_state)
+        self.written = self.durable.copy()
 
-    def restart_input(self, now_ms: int) -> m.Restart:
+    def restart_input(self, now_ms: int, settings: m.ConsensusSettings) -> m.Restart:
         assert self.sealed_secrets is not None
         return m.Restart(
             now_ms,
@@ -188,7 +204,8 @@ class Host:
             self.sealed_secrets,
             self.durable.raft_state,
             tuple(self.durable.ledger),
-            SETTINGS,
+            settings,
+            self.durable.snapshot,
         )
 
 
@@ -200,17 +217,24 @@ def carry_out(host: Host, effects: list[m.Effect], send: Send, cut: int | None =
     for effect in effects if cut is None else effects[:cut]:
         match effect:
             case m.AppendLedger():
-                if effect.seqno != len(host.written.ledger) + 1:
-                    raise HostInvariantViolated(f"append of {effect.seqno} after {len(host.written.ledger)}")
+                if effect.seqno != host.written.last + 1:
+                    raise HostInvariantViolated(f"append of {effect.seqno} after {host.written.last}")
                 host.written.ledger.append(effect.raw)
             case m.TruncateLedger():
                 if effect.keep_up_to_seqno < host.committed:
                     raise HostInvariantViolated(
                         f"truncation to {effect.keep_up_to_seqno} below {host.committed}"
                     )
-                del host.written.ledger[effect.keep_up_to_seqno :]
+                del host.written.ledger[effect.keep_up_to_seqno - host.written.base :]
+            case m.SnapshotInstalled():
+                if effect.seqno <= host.committed:
+                    raise HostInvariantViolated(f"a snapshot at {effect.seqno} below {host.committed}")
+                # Like node/host.py: the file is synced and the ledger files removed at once.
+                host.written = Disk([], host.written.raft_state, effect.seqno, effect.data)
+                host.durable = Disk([], host.durable.raft_state, effect.seqno, effect.data)
+                host.committed = effect.seqno
             case m.CommitLedger():
-                if effect.seqno > len(host.written.ledger):
+                if effect.seqno > host.written.last:
                     raise HostInvariantViolated(f"commit of {effect.seqno} beyond the ledger")
                 if effect.seqno < host.committed:
                     raise HostInvariantViolated(f"commit back from {host.committed} to {effect.seqno}")
@@ -219,7 +243,7 @@ def carry_out(host: Host, effects: list[m.Effect], send: Send, cut: int | None =
                 host.written.raft_state = m.RaftHardState(effect.term, effect.vote, effect.commit)
             case m.Flush():
                 if host.honours_flush:
-                    host.durable = Disk(list(host.written.ledger), host.written.raft_state)
+                    host.durable = host.written.copy()
             case m.StoreSealedSecrets():
                 host.sealed_secrets = effect.blob
             case m.ServiceCreated():
@@ -236,7 +260,7 @@ def carry_out(host: Host, effects: list[m.Effect], send: Send, cut: int | None =
                 host.client_cert_pems = effect.cert_pems
             case m.PeerAddresses():
                 host.peer_addresses = effect.peers
-            case m.MaterialiseState() | m.TlsIdentity():
+            case m.MaterialiseState() | m.TlsIdentity() | m.StoreSnapshot():
                 pass
     if cut is not None:
         host.crash()

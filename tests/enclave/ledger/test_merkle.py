@@ -69,3 +69,20 @@ def test_paths_outside_the_tree_are_refused() -> None:
         tree_of(4).path(4)
     with pytest.raises(ValueError, match="no tree"):
         tree_of(4).root(5)
+
+
+@given(st.integers(min_value=0, max_value=200), st.integers(min_value=1, max_value=60), st.data())
+def test_a_tree_from_a_frontier_roots_and_proves_every_later_leaf_like_the_whole_tree(
+    start: int, more: int, data: st.DataObject
+) -> None:
+    whole = tree_of(start + more)
+    resumed = MerkleTree.from_frontier(whole.frontier(start), start)
+    for leaf in leaves(start + more)[start:]:
+        resumed.append(leaf)
+    size = data.draw(st.integers(min_value=start + 1, max_value=start + more))
+    index = data.draw(st.integers(min_value=start, max_value=size - 1))
+    assert resumed.root(size) == whole.root(size)
+    assert resumed.path(index, size) == whole.path(index, size)
+    assert resumed.frontier(size) == whole.frontier(size)
+    if start:
+        assert resumed.frontier(start) == whole.frontier(start)

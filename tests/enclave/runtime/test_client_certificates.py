@@ -50,7 +50,7 @@ def test_a_restart_announces_them_again_and_quiet_commits_do_not() -> None:
     assert announced(quiet) == []
     host.enclave = new_enclave(0, random.Random(8))
 
-    effects = give(host, host.restart_input(EPOCH_MS + 2000))
+    effects = give(host, host.restart_input(EPOCH_MS + 2000, SETTINGS))
 
     world = provisioned()
     assert announced(effects) == [tuple(sorted({world.user_cert_pem, world.member_info.cert_pem}))]

@@ -30,7 +30,7 @@ def test_restart_from_sealed_secrets_and_ledger_yields_the_same_state() -> None:
     state, root = node.rep.kv.committed_state(), node.rep.writer.merkle_root()
     host.crash()
     host.enclave = new_enclave(0, rng)
-    give(host, host.restart_input(EPOCH_MS + 1000))
+    give(host, host.restart_input(EPOCH_MS + 1000, SETTINGS))
     restarted = host.enclave.node
     assert restarted is not None
     assert restarted.rep.kv.committed_state() == state
@@ -56,7 +56,7 @@ def test_sealed_secrets_do_not_unseal_on_another_machine() -> None:
     moved = Host(1, new_enclave(1, rng))
     moved.sealed_secrets = host.sealed_secrets
     moved.durable = host.durable
-    effects = give(moved, moved.restart_input(EPOCH_MS))
+    effects = give(moved, moved.restart_input(EPOCH_MS, SETTINGS))
     assert [type(e) for e in effects] == [m.Log]
     assert "SealedOnOtherMachine" in effects[0].text  # type: ignore[union-attr]
     assert moved.enclave is not None and moved.enclave.state is m.LifecycleState.UNINITIALIZED
