@@ -22,10 +22,10 @@ from cryptography import x509
 
 from consensus import Snapshot
 from enclave.crypto.identity import NodeIdentity
-from enclave.ledger.ledger_secrets import LedgerSecrets
+from enclave.ledger.ledger_secrets import LedgerSecretError, LedgerSecrets
 from enclave.ledger.txid import TxId
 from enclave.ledger.writer import LedgerWriter
-from enclave.runtime.rekey import LEDGER_SECRETS, learned_secret
+from enclave.runtime.rekey import LEDGER_SECRETS, RekeyRecordInvalid, learned_secret
 from enclave.snapshots.format import SnapshotFile
 from enclave.snapshots.snapshot import (
     OpenedSnapshot,
@@ -58,9 +58,12 @@ def open_for_node(
     Learns into `secrets` the ledger secret a rekey in the replaced entries handed this node."""
     proven = prove_snapshot(data, service_cert)
     rekey = map_writes(proven.public, LEDGER_SECRETS)
-    learned = None if rekey is None else learned_secret({LEDGER_SECRETS: rekey}, node)
-    if learned is not None:
-        secrets.learn(*learned)
+    try:
+        learned = None if rekey is None else learned_secret({LEDGER_SECRETS: rekey}, node)
+        if learned is not None:
+            secrets.learn(*learned)
+    except (RekeyRecordInvalid, LedgerSecretError) as exc:
+        raise SnapshotRejected(f"the ledger secret the snapshot hands this node: {exc}") from None
     return open_proven(proven, secrets)
 
 
