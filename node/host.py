@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, assert_never
 
@@ -46,7 +47,7 @@ from node.node_log import log_event
 from node.raft_state_file import RaftStateFile
 from node.rpc.peer_links import PeerLinks
 from node.rpc.servers import BoundPorts, NodeServers
-from node.rpc.tls import channel_credentials
+from node.rpc.tls import ClientRoot, channel_credentials, client_roots, roots_valid_at
 from node.snapshot_files import SnapshotFiles
 from node.state_store import StateStore
 from proto.sealchain.v1 import node_pb2, node_pb2_grpc
@@ -136,10 +137,15 @@ class Host:
         self.config = config
         self._enclave = enclave
         self._clock_ms = clock_ms
-        self.ledger = LedgerFiles(config.path(config.ledger_dir), fsync=config.consensus.fsync)
+        self.raft_state = RaftStateFile(config.path(config.raft_state))
+        persisted = self.raft_state.load()
+        self.ledger = LedgerFiles(
+            config.path(config.ledger_dir),
+            fsync=config.consensus.fsync,
+            committed_hint=0 if persisted is None else persisted.commit,
+        )
         self.state_store = StateStore(config.path(config.state_dir))
         self.snapshots = SnapshotFiles(config.path(config.snapshots_dir))
-        self.raft_state = RaftStateFile(config.path(config.raft_state))
         self.peers = PeerLinks(self._service_cert_pem)
         self._queue: collections.deque[m.HostInput] = collections.deque()
         self.metrics = NodeMetrics(
@@ -162,6 +168,8 @@ class Host:
         self._flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flush")
         self._tasks: set[asyncio.Task[None]] = set()
         self._ticker: asyncio.Task[None] | None = None
+        # The users' and members' certificates the service last named (None: the config's until then).
+        self._service_client_roots: tuple[ClientRoot, ...] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -321,6 +329,14 @@ class Host:
             # After a stall (a busy loop) tick once, not once per missed interval: time is in now_ms.
             deadline = max(deadline, loop.time() - interval)
             self.feed(m.Tick(self._clock_ms()))
+            self._apply_client_roots()  # certificates expire and become valid as time passes
+
+    def _apply_client_roots(self) -> None:
+        if self._service_client_roots is None:
+            return
+        now = datetime.fromtimestamp(self._clock_ms() / 1000, tz=UTC)
+        if self.servers.client_tls.set_client_roots(roots_valid_at(self._service_client_roots, now)):
+            log_event(logging.INFO, "client certificates", count=len(self._service_client_roots))
 
     # -- the enclave -----------------------------------------------------------------------------
 
@@ -424,8 +440,8 @@ class Host:
             case m.ClientCertificates(cert_pems):
                 # The client API's mTLS follows the service's users and members (CCF: the enclave
                 # decides who is a caller), not the config file's initial list.
-                if self.servers.client_tls.set_client_roots("".join(cert_pems).encode()):
-                    log_event(logging.INFO, "client certificates", count=len(cert_pems))
+                self._service_client_roots = client_roots(cert_pems)
+                self._apply_client_roots()
             case m.ServiceCreated(service_cert_pem):
                 path = self.config.path(self.config.service_cert)
                 if self._service_cert_pem() != service_cert_pem.encode():

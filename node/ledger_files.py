@@ -7,7 +7,10 @@ renamed `ledger_<first>-<last>.committed`. Uncommitted suffixes can be truncated
 
 Crash safety: on open, the open chunk is scanned entry by entry (version, size, seqno in the IV); whatever
 follows the last whole entry (a half-written entry, or a table written just before a crash) is cut off and
-reported in `recovered_tail`, never read as an entry.
+reported in `recovered_tail`, never read as an entry. A crash only tears what was never committed, so
+damage at or below the commit the Raft state records (`committed_hint`) is not a torn tail but a damaged
+disk: nothing is cut, the ledger is `damaged` and refuses every write, and the entries after the damage
+stay on disk for an operator to repair.
 """
 
 from __future__ import annotations
@@ -80,6 +83,7 @@ class LedgerFiles:
         directory: Path,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         fsync: FsyncPolicy = FsyncPolicy.ON_FLUSH,
+        committed_hint: int = 0,
     ) -> None:
         self._directory = directory
         self._chunk_size = chunk_size
@@ -88,6 +92,9 @@ class LedgerFiles:
         self._open_fd: int | None = None
         self._unsynced = False
         self.recovered_tail: RecoveredTail | None = None
+        self._committed_hint = committed_hint
+        # Why this ledger must not be written to (damage below the commit), if it must not.
+        self.damaged: str | None = None
         # The seqno before the first entry held: 0, or the snapshot a node started from (its ledger
         # files hold only what follows it).
         self.base = 0
@@ -129,6 +136,7 @@ class LedgerFiles:
 
     def append(self, seqno: int, raw: bytes, committable: bool) -> None:
         """Appends the entry at `seqno` (the next one); a committable entry may complete the chunk."""
+        self._check_writable()
         if seqno != self.last_seqno + 1:
             raise LedgerFilesError(f"append of seqno {seqno} after {self.last_seqno}")
         chunk = self._open_chunk()
@@ -159,6 +167,7 @@ class LedgerFiles:
 
     def truncate(self, seqno: int) -> None:
         """Raft: drops every entry after `seqno`; committed entries are never dropped."""
+        self._check_writable()
         if seqno < self.committed_seqno:
             raise LedgerFilesError(
                 f"cannot truncate to {seqno}: entries up to {self.committed_seqno} are committed"
@@ -189,6 +198,7 @@ class LedgerFiles:
     def reset(self, base: int) -> None:
         """The node starts over from a snapshot at `base`: every chunk is removed and the ledger continues
         at `base + 1` (the caller keeps the snapshot file durably first)."""
+        self._check_writable()
         self._close_fd()
         for chunk in self._chunks:
             os.remove(self._path(chunk.name))
@@ -202,6 +212,10 @@ class LedgerFiles:
         self._close_fd()
 
     # -- internals -----------------------------------------------------------------------------
+
+    def _check_writable(self) -> None:
+        if self.damaged is not None:
+            raise LedgerFilesError(f"the ledger is damaged and left as it is: {self.damaged}")
 
     def _path(self, name: ChunkName) -> Path:
         return self._directory / str(name)
@@ -298,6 +312,14 @@ class LedgerFiles:
                 break
             positions.append(offset)
             offset += frame.size
+        damaged_seqno = name.start + len(positions)
+        if offset < len(data) and damaged_seqno <= self._committed_hint:
+            self.damaged = (
+                f"chunk {name}: entry {damaged_seqno} is damaged ({reason}) but the Raft state says "
+                f"{self._committed_hint} committed"
+            )
+            log.error("ledger %s; nothing is cut, the node must not write to this ledger", self.damaged)
+            return _Chunk(name, positions, offset)
         if offset < len(data) or data[:CHUNK_HEADER_SIZE] != chunk_header(0):
             # Cut what follows the last whole entry, and clear a header left by an interrupted completion.
             with open(self._path(name), "r+b") as file:

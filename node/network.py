@@ -405,7 +405,14 @@ def bring_up(
     network.start_node(genesis.name, detach=detach)
     network.wait_for_status(genesis.name, "the genesis node to lead", is_primary, deadline)
     _join_the_others(
-        network, genesis, count, identities, deadline=deadline, consensus=consensus, detach=detach
+        network,
+        genesis,
+        count,
+        identities,
+        deadline=deadline,
+        consensus=consensus,
+        detach=detach,
+        peers=peers,
     )
     open_service()
     for name in network.nodes:
@@ -443,12 +450,19 @@ def _join_the_others(
     deadline: float,
     consensus: ConsensusSettings | None,
     detach: bool,
+    peers: Mapping[str, Endpoint] | None = None,
 ) -> None:
-    """node1.. join through `first` and are waited for until trusted."""
+    """node1.. join through `first` and are waited for until trusted; `peers`: fixed peer endpoints by
+    node name (default: picked ports)."""
     target = first.config().join_api.advertised
     joiners = [
         network.write_node_config(
-            f"node{i}", NodeMode.JOIN, identities, join_target=target, consensus=consensus
+            f"node{i}",
+            NodeMode.JOIN,
+            identities,
+            join_target=target,
+            consensus=consensus,
+            peer=(peers or {}).get(f"node{i}"),
         )
         for i in range(1, count)
     ]

@@ -44,6 +44,7 @@ from enclave.runtime import messages as m
 from node.config import LOOPBACK_ANY_PORT, Address
 from node.node_log import log_event
 from node.rpc import convert
+from node.rpc.decode_errors import InvalidArgumentOnDecodeError
 from node.rpc.tls import ServerTls, caller_certificate_der
 from proto.sealchain.v1 import (
     client_pb2,
@@ -290,9 +291,10 @@ class NodeServers:
         # node knows its service, nobody can stream frames to it.
         self.peer_tls = ServerTls(require_client_auth=True)
         self.join_tls = ServerTls(require_client_auth=False)
-        self._client = grpc.aio.server(options=SERVER_OPTIONS)
-        self._peer = grpc.aio.server(options=PEER_SERVER_OPTIONS)
-        self._operator = grpc.aio.server(options=SERVER_OPTIONS)
+        decode_errors = (InvalidArgumentOnDecodeError(),)
+        self._client = grpc.aio.server(options=SERVER_OPTIONS, interceptors=decode_errors)
+        self._peer = grpc.aio.server(options=PEER_SERVER_OPTIONS, interceptors=decode_errors)
+        self._operator = grpc.aio.server(options=SERVER_OPTIONS, interceptors=decode_errors)
         client_pb2_grpc.add_ClientServicer_to_server(ClientService(handlers), self._client)  # type: ignore[no-untyped-call]
         governance_pb2_grpc.add_GovernanceServicer_to_server(GovernanceService(handlers), self._client)  # type: ignore[no-untyped-call]
         # One server, two ports: `Peer.Stream` is served only where the caller presented a certificate.

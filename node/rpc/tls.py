@@ -8,6 +8,8 @@ is consulted at every new TLS handshake and returns a new configuration only whe
 
 The client API requires client certificates (mTLS). Users' and members' certificates are self-signed, so
 each one is its own trust root: the set of roots is the set of accepted callers, replaced when it changes.
+TLS picks the first root whose name matches the caller's issuer, so an expired certificate under a user's
+name would hide the user's renewed one: only certificates valid now are roots (`roots_valid_at`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import functools
 import os
 import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -23,6 +27,30 @@ from cryptography.hazmat.primitives import serialization
 
 from enclave.crypto.certs import certificate_pem, service_certificate
 from enclave.crypto.keys import MIN_ENTROPY_BYTES, identity_key_from_entropy, private_key_pem
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRoot:
+    """A user's or member's certificate as a trust root of the client API, with its validity."""
+
+    pem: bytes
+    not_before: datetime
+    not_after: datetime
+
+
+def client_roots(cert_pems: Iterable[str]) -> tuple[ClientRoot, ...]:
+    roots = []
+    for pem in cert_pems:
+        cert = x509.load_pem_x509_certificate(pem.encode())
+        roots.append(ClientRoot(pem.encode(), cert.not_valid_before_utc, cert.not_valid_after_utc))
+    return tuple(roots)
+
+
+def roots_valid_at(roots: Iterable[ClientRoot], now: datetime) -> bytes:
+    """The roots a handshake at `now` may use: the certificates valid now, the longest-lived first."""
+    valid = sorted((r for r in roots if r.not_before <= now <= r.not_after), key=lambda r: r.not_after)
+    return b"".join(root.pem for root in reversed(valid))
+
 
 PLACEHOLDER_LIFETIME = timedelta(days=1)
 PLACEHOLDER_NAME = "sealchain node (no identity yet)"

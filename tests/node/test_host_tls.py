@@ -15,11 +15,12 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
+from enclave.crypto.certs import certificate_pem, service_certificate
 from enclave.crypto.identity import NodeIdentity, ServiceIdentity
 from enclave.crypto.keys import identity_key_from_entropy, private_key_pem
 from node.config import Address
 from node.rpc.servers import NodeHandlers, NodeServers
-from node.rpc.tls import ServerTls, channel_credentials
+from node.rpc.tls import ServerTls, channel_credentials, client_roots, roots_valid_at
 from proto.sealchain.v1 import node_pb2, node_pb2_grpc
 from sealchain.identities import GeneratedIdentity, generate_identity
 
@@ -192,3 +193,22 @@ def test_the_peer_port_takes_frames_only_from_endorsed_nodes_in_their_own_name()
         grpc.StatusCode.UNAUTHENTICATED,  # the join port asks for no certificate: no peer frames there
     ]
     assert handlers.frames == [(peer.node_id, b"frame"), (peer.node_id, b"frame")]
+
+
+def test_only_certificates_valid_now_are_client_roots_the_longest_lived_first() -> None:
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+
+    def user_cert(seed: bytes, days: tuple[int, int]) -> str:
+        key = identity_key_from_entropy(seed * 64)
+        start, end = (now + timedelta(days=d) for d in days)
+        return certificate_pem(service_certificate(key, not_before=start, not_after=end, common_name="user7"))
+
+    expired = user_cert(b"a", (-30, -1))
+    current = user_cert(b"b", (-1, 30))
+    renewed = user_cert(b"c", (-1, 365))
+    future = user_cert(b"d", (10, 400))
+    roots = client_roots([expired, current, renewed, future])
+
+    assert roots_valid_at(roots, now) == (renewed + current).encode()
+    assert roots_valid_at(roots, now + timedelta(days=100)) == (future + renewed).encode()
+    assert roots_valid_at(roots, now + timedelta(days=1000)) == b""

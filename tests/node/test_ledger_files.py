@@ -130,6 +130,29 @@ def test_a_half_written_last_entry_is_cut_on_open_and_reported(
     assert reopened.read(6, 6) == [entries[5].raw]
 
 
+def test_damage_below_the_commit_is_not_a_torn_tail_and_nothing_is_cut(
+    tmp_path: Path, entries: list[AppendedEntry], caplog: pytest.LogCaptureFixture
+) -> None:
+    files = LedgerFiles(tmp_path, chunk_size=10**9, fsync=FsyncPolicy.ON_FLUSH)
+    append_all(files, entries[:8])
+    files.close()
+    chunk = tmp_path / "ledger_1"
+    whole = chunk.read_bytes()
+    damaged = whole[: -len(entries[7].raw) - 30]  # the disk lost entries 7 and 8, both committed
+
+    chunk.write_bytes(damaged)
+    with caplog.at_level(logging.ERROR):
+        reopened = LedgerFiles(tmp_path, chunk_size=10**9, committed_hint=8)
+    assert reopened.damaged is not None and "entry 7 is damaged" in reopened.damaged
+    assert "entry 7 is damaged" in caplog.text
+    assert chunk.read_bytes() == damaged, "committed bytes were cut"
+    assert reopened.last_seqno == 6 and reopened.recovered_tail is None
+    with pytest.raises(LedgerFilesError, match="damaged"):
+        reopened.append(7, entries[6].raw, entries[6].committable)
+    with pytest.raises(LedgerFilesError, match="damaged"):
+        reopened.truncate(6)
+
+
 def test_a_completion_interrupted_before_the_rename_is_recovered(
     tmp_path: Path, entries: list[AppendedEntry]
 ) -> None:

@@ -1,0 +1,62 @@
+"""A request whose bytes do not decode as its message gets INVALID_ARGUMENT naming the method, like any
+other bad input, instead of the UNKNOWN grpc.aio answers when a generated deserializer raises."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.protobuf.message import DecodeError
+
+
+class _Undecodable:
+    """What the lenient deserializer hands the handler in place of a request that does not decode."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+class InvalidArgumentOnDecodeError(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Wraps every unary method's handler (once per method) with a deserializer that does not raise."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, grpc.RpcMethodHandler] = {}
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None or handler.request_deserializer is None:
+            return handler
+        method: str = handler_call_details.method
+        wrapped = self._handlers.get(method)
+        if wrapped is None:
+            wrapped = self._handlers[method] = _answering_decode_errors(method, handler)
+        return wrapped
+
+
+def _answering_decode_errors(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    deserialize = handler.request_deserializer
+    behaviour = handler.unary_unary
+
+    def lenient(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except DecodeError as error:
+            return _Undecodable(str(error))
+
+    async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        if isinstance(request, _Undecodable):
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"the request to {method} does not decode: {request.reason}"
+            )
+        return await behaviour(request, context)
+
+    return grpc.unary_unary_rpc_method_handler(
+        call, request_deserializer=lenient, response_serializer=handler.response_serializer
+    )
