@@ -3,7 +3,10 @@
 - Sending to a peer without an established session queues the payload (bounded: Raft retransmits what a
   full queue drops) and starts a handshake; the queue is flushed once the session is established.
 - A handshake that has not completed after `retry_ticks` ticks is started again (the peer may have been
-  down, or the frames lost); so is one after this node restarted (its channels start closed).
+  down, or the frames lost); so is one after this node restarted (its channels start closed). Each retry
+  to a peer waits twice as long as the last (up to `MAX_RETRY_BACKOFF` times `retry_ticks`) until a
+  session is established, and answering the peer's INIT restarts the wait: over a link slower than
+  `retry_ticks`, a fixed interval would replace every handshake before its answer arrived, forever.
 - A frame from a peer we have no channel with creates one only if the channel accepts the frame (a
   handshake INIT signed by a node the service endorsed): bogus senders leave nothing behind.
 - A removed peer (its removal from the service committed) loses its channel: nothing is sent to it any
@@ -37,6 +40,7 @@ from enclave.runtime.peer_wire import PayloadKind
 
 # Per peer; Raft retransmits, forwarded calls time out and are answered as retryable.
 MAX_QUEUED = 512
+MAX_RETRY_BACKOFF = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,7 @@ class Peers:
         "_queues",
         "_random_bytes",
         "_removed",
+        "_retry_after",
         "_retry_ticks",
         "_service_cert",
     )
@@ -74,6 +79,8 @@ class Peers:
         self._channels: dict[NodeId, Channel] = {}
         self._queues: dict[NodeId, deque[tuple[PayloadKind, bytes]]] = {}
         self._handshake_age: dict[NodeId, int] = {}
+        # Ticks the handshake in progress with a peer may take before it is started again.
+        self._retry_after: dict[NodeId, int] = {}
         self._removed: set[NodeId] = set()
 
     def remove(self, peer: NodeId) -> None:
@@ -83,6 +90,7 @@ class Peers:
         self._channels.pop(peer, None)
         self._queues.pop(peer, None)
         self._handshake_age.pop(peer, None)
+        self._retry_after.pop(peer, None)
 
     def send(self, peer: NodeId, kind: PayloadKind, payload: bytes) -> list[m.Effect]:
         if peer in self._removed:
@@ -104,7 +112,9 @@ class Peers:
         for peer, channel in sorted(self._channels.items()):
             if channel.state in (ChannelState.INITIATED, ChannelState.RESPONDED):
                 age = self._handshake_age[peer] = self._handshake_age.get(peer, 0) + 1
-                if age >= self._retry_ticks:
+                patience = self._retry_after.get(peer, self._retry_ticks)
+                if age >= patience:
+                    self._retry_after[peer] = min(2 * patience, MAX_RETRY_BACKOFF * self._retry_ticks)
                     effects += self._initiate(channel)
         return effects
 
@@ -126,6 +136,8 @@ class Peers:
             raise PeerRejected(f"frame from {sender}: {type(exc).__name__}: {exc}") from None
         if not known:
             self._channels[peer] = channel
+        if channel.state is ChannelState.RESPONDED:
+            self._handshake_age[peer] = 0  # the peer's handshake is under way: give its FINISH time
         effects: list[m.Effect] = []
         received: list[Received] = []
         for event in events:
@@ -134,6 +146,7 @@ class Peers:
                     effects.append(m.SendToPeer(peer, event.frame))
                 case SessionEstablished():
                     self._handshake_age.pop(peer, None)
+                    self._retry_after.pop(peer, None)
                     queue = self._queues.pop(peer, deque())
                     effects += [m.SendToPeer(peer, _frame(channel, kind, data)) for kind, data in queue]
                 case SealedReceived() | AuthenticatedReceived():

@@ -58,13 +58,6 @@ def test_a_follower_behind_slow_links_causes_no_election(start_cluster: Callable
     cluster.check_ledgers()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="enclave/runtime/peers.py restarts a channel handshake every channel_retry_ticks (5 ticks: "
-    "125 ms here, 250 ms by default) whatever the link's round trip, and handshakes crossing on a slow "
-    "link are not tie-broken (a FINISH for the handshake a node responded to arrives after it initiated "
-    "its own): the restarted node never gets a session and never catches up",
-)
 def test_a_node_restarted_behind_slow_links_catches_up(start_cluster: Callable[..., Cluster]) -> None:
     with ScenarioProxies() as proxies:
         inbound, peers = proxied_peers(proxies, ["node0", "node1", "node2"])
