@@ -74,9 +74,10 @@ class Enclave:
         try:
             effects = self._dispatch(message)
         except RejectedInput as exc:
-            return [
-                m.Log(m.LogLevel.WARNING, f"refused {type(message).__name__}: {type(exc).__name__}: {exc}")
-            ]
+            # A refused start leaves the node serving nobody until an operator acts: an error, not noise.
+            starting = isinstance(message, m.StartNetwork | m.JoinNetwork | m.Restart | m.RecoverNetwork)
+            level = m.LogLevel.ERROR if starting else m.LogLevel.WARNING
+            return [m.Log(level, f"refused {type(message).__name__}: {type(exc).__name__}: {exc}")]
         if self._node is not None and self._node.retired and self.state is S.TRUSTED:
             self._lifecycle.move(S.RETIRED)
             effects.append(m.Log(m.LogLevel.INFO, "this node's retirement is committed: it is Retired"))
