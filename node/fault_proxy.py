@@ -14,6 +14,10 @@ Faults, changeable at any time:
 - `delay(seconds, jitter=..., seed=...)`: each chunk waits `seconds` plus a seeded uniform jitter; a chunk
   never overtakes an earlier one, so the stream's order is kept.
 - `drop_connections()`: resets (RST) every open connection; new connections are accepted as before.
+- `refuse_from(is_refused)`: a partition by sender, as a firewall rule on the source address would be:
+  open connections whose client address `is_refused` are reset, and so is every new one from it, until
+  `refuse_from(None)`. The proxy cannot tell which process a client address belongs to; the caller's
+  predicate does (a test looks the address up among a node's sockets).
 
 Only loopback addresses are accepted, for listening and as the target: it is a test tool, and a proxy
 that could be pointed elsewhere would be an open relay.
@@ -27,10 +31,12 @@ import ipaddress
 import random
 import socket
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Self
 
 Direction = Literal["forward", "backward"]
+ClientAddress = tuple[str, int]
 DIRECTIONS: tuple[Direction, Direction] = ("forward", "backward")
 
 _CHUNK_SIZE = 64 * 1024
@@ -75,6 +81,7 @@ class _Link:
 @dataclass(eq=False)
 class _Connection:
     client: asyncio.StreamWriter
+    client_address: ClientAddress
     upstream: asyncio.StreamWriter | None = None
     handler: asyncio.Task[None] | None = None
 
@@ -113,6 +120,7 @@ class FaultProxy:
             link.forwarding.set()
             link.captured = bytearray() if tap else None
         self._connections: set[_Connection] = set()
+        self._is_refused: Callable[[ClientAddress], bool] | None = None
         self._server: asyncio.Server | None = None
         self._port: int | None = None
 
@@ -190,6 +198,15 @@ class FaultProxy:
             connection.reset()
         self._connections.clear()
 
+    def refuse_from(self, is_refused: Callable[[ClientAddress], bool] | None) -> None:
+        """Resets every connection, open or new, from a client address that `is_refused`; None lifts it."""
+        self._is_refused = is_refused
+        if is_refused is None:
+            return
+        for connection in [c for c in self._connections if is_refused(c.client_address)]:
+            connection.reset()
+            self._connections.discard(connection)
+
     # Observation.
 
     @property
@@ -213,7 +230,11 @@ class FaultProxy:
     # Forwarding.
 
     async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        connection = _Connection(client_writer, handler=asyncio.current_task())
+        host, port = client_writer.get_extra_info("peername")[:2]
+        connection = _Connection(client_writer, (host, port), handler=asyncio.current_task())
+        if self._is_refused is not None and self._is_refused(connection.client_address):
+            connection.reset()
+            return
         self._connections.add(connection)
         try:
             await self._relay(connection, client_reader)

@@ -6,11 +6,11 @@ import asyncio
 import random
 import socket
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
-from node.config import Address
+from node.config import Address, Endpoint
 from node.fault_proxy import Direction, FaultProxy
 
 T = TypeVar("T")
@@ -92,3 +92,18 @@ class ProxyThread:
             proxy.heal()
 
         self._call(reset_and_heal)
+
+
+def proxied_peers(
+    proxies: ProxyThread, names: Sequence[str]
+) -> tuple[dict[str, Address], dict[str, Endpoint]]:
+    """A proxy in front of each node's peer port: the proxies' addresses by node name, and the peer
+    endpoints (bind the node's own port, advertise its proxy, so every other node dials the proxy) to
+    start the nodes with."""
+    inbound: dict[str, Address] = {}
+    peers: dict[str, Endpoint] = {}
+    for name in names:
+        bound = Address("127.0.0.1", free_port())
+        inbound[name] = proxies.start(bound)
+        peers[name] = Endpoint(bound, inbound[name])
+    return inbound, peers

@@ -238,6 +238,34 @@ def test_a_cut_with_reset_drops_open_connections_and_holds_new_ones() -> None:
     run(scenario)
 
 
+def test_refusing_a_sender_resets_its_connections_old_and_new_and_spares_the_others() -> None:
+    async def scenario(proxy: FaultProxy, echo: EchoServer) -> None:
+        refused_reader, refused_writer = await connect(proxy)
+        other_reader, other_writer = await asyncio.open_connection(*proxy.address)
+        await eventually(lambda: proxy.connection_count == 2, "the proxy accepted both connections")
+        refused_port = refused_writer.get_extra_info("sockname")[1]
+
+        proxy.refuse_from(lambda address: address == ("127.0.0.1", refused_port))
+        with pytest.raises((ConnectionResetError, asyncio.IncompleteReadError)):
+            await read_exactly(refused_reader, 1)
+        other_writer.write(b"still through")
+        assert await read_exactly(other_reader, 13) == b"still through"
+        # a new connection from a refused address is reset as soon as it is accepted
+        proxy.refuse_from(lambda address: address[0] == "127.0.0.1")
+        again_reader, again_writer = await asyncio.open_connection(*proxy.address)
+        with pytest.raises((ConnectionResetError, asyncio.IncompleteReadError)):
+            await read_exactly(again_reader, 1)
+
+        proxy.refuse_from(None)
+        reader, writer = await asyncio.open_connection(*proxy.address)
+        writer.write(b"after")
+        assert await read_exactly(reader, 5) == b"after"
+        for opened in (refused_writer, other_writer, again_writer, writer):
+            opened.close()
+
+    run(scenario)
+
+
 def test_a_half_close_is_passed_on_and_the_connection_ends_in_order() -> None:
     async def scenario(proxy: FaultProxy, echo: EchoServer) -> None:
         reader, writer = await connect(proxy)

@@ -7,8 +7,8 @@ on `inbound[name]` hits every peer connection *to* that node: "forward" carries 
 
 from __future__ import annotations
 
-from node.config import Address, Endpoint
-from tests.integration.proxies import ProxyThread, free_port
+from node.config import Address
+from tests.integration.proxies import ProxyThread
 
 
 class ScenarioProxies(ProxyThread):
@@ -33,15 +33,3 @@ class ScenarioProxies(ProxyThread):
         """Bytes the proxy at `address` has delivered to its target so far."""
         proxy = self.proxy(address)
         return self._call(lambda: proxy.bytes_forwarded("forward"))
-
-
-def proxied_peers(proxies: ProxyThread, names: list[str]) -> tuple[dict[str, Address], dict[str, Endpoint]]:
-    """A proxy in front of each node's peer port: the proxies' addresses by node name, and the peer
-    endpoints (bind the node's own port, advertise its proxy) to start the cluster with."""
-    inbound: dict[str, Address] = {}
-    peers: dict[str, Endpoint] = {}
-    for name in names:
-        bound = Address("127.0.0.1", free_port())
-        inbound[name] = proxies.start(bound)
-        peers[name] = Endpoint(bound, inbound[name])
-    return inbound, peers

@@ -14,7 +14,8 @@ from collections.abc import Callable
 import pytest
 
 from tests.integration.cluster import Cluster, read_everywhere
-from tests.scenarios.links import ScenarioProxies, proxied_peers
+from tests.integration.proxies import proxied_peers
+from tests.scenarios.links import ScenarioProxies
 from tests.scenarios.status import committed_load, rejoined_without_disruption, term_of
 
 pytestmark = pytest.mark.slow

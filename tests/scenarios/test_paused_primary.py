@@ -24,7 +24,8 @@ from node.config import Address
 from node.network import wait_for
 from sealchain.client import Client, ClientError, GetResult, TxStatus, WriteResult
 from tests.integration.cluster import Cluster
-from tests.scenarios.links import ScenarioProxies, proxied_peers
+from tests.integration.proxies import proxied_peers
+from tests.scenarios.links import ScenarioProxies
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,8 @@ import pytest
 
 from sealchain.client import TxStatus
 from tests.integration.cluster import Cluster, read_everywhere
-from tests.scenarios.links import ScenarioProxies, proxied_peers
+from tests.integration.proxies import proxied_peers
+from tests.scenarios.links import ScenarioProxies
 from tests.scenarios.status import committed_load, terms
 
 pytestmark = pytest.mark.slow
