@@ -13,7 +13,9 @@ Raft index == ledger seqno, Raft term == view, `Entry.data` == the raw ledger en
 - CCF: a transaction is committed once a signature transaction after it is. Raft may commit a
   committable entry that is not a signature (a membership change, an election entry), so the *ledger*
   commit is the last signature at or below Raft's commit; that is what `CommitLedger`, the KV commit,
-  the sealed state and client answers follow.
+  the sealed state and client answers follow. The primary signs at the policy's interval and, besides,
+  whenever it holds unsigned entries and no signature is in flight (`_signature_idle`), so a write
+  waits for one signature round, not for the interval.
 - Durability order (consensus/ready.py): `messages`, then truncate/append/persist, `Flush`, then
   `messages_after_persist`, then commits.
 
@@ -157,6 +159,14 @@ class Replicator:
         self.raft.propose([signature.raw], committable=True)
         self._proposed[signature.txid.seqno] = signature.txid.view
 
+    def _signature_idle(self) -> bool:
+        """Sign as soon as no signature is in flight (DESIGN.md section 9: one signature per batch window):
+        entries wait at most one round for the signature that commits them, instead of the policy's
+        interval, and under load one signature covers all that arrived while the last one committed."""
+        if not self.can_propose() or self.writer.unsigned_transactions == 0:
+            return False
+        return self.writer.last_signature_at_or_before(self.writer.last_txid.seqno) <= self._ledger_commit
+
     def maybe_sign(self, now_ms: int) -> None:
         if self.can_propose() and self.writer.signature_due(now_ms):
             self.sign(now_ms)
@@ -221,6 +231,8 @@ class Replicator:
                 self.raft.advance(ready)
             elif self.raft.role is Role.LEADER and self._signed_term != self.raft.term and self.can_propose():
                 self._signed_term = self.raft.term
+                self.sign(now_ms)
+            elif self._signature_idle():
                 self.sign(now_ms)
             else:
                 break

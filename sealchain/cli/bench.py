@@ -86,7 +86,7 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
     default=DEFAULTS.signature_interval_ms,
     show_default=True,
     type=click.IntRange(1, 60_000),
-    help="A signature transaction at least this often (a write commits with the next one).",
+    help="A signature transaction at least this often (the primary also signs whenever none is in flight).",
 )
 @click.option(
     "--signature-txs",

@@ -2,11 +2,16 @@
 majority elects a new primary and commits; after healing, the old primary's uncommitted write is Invalid
 and every ledger agrees.
 
-Every node listens for peers behind its own proxy, so cutting a proxy cuts all traffic *to* that node.
-The old primary is cut off by cutting the followers' proxies (it cannot replicate), then paused while the
-followers' proxies heal: it must not deliver what it queued for them during the partition (TCP would,
-after a real partition too, and the majority would then commit the write; that is Raft working, not the
-scenario under test). It resumes once the majority has moved to a new term.
+Every node listens for peers behind its own proxy, so cutting a proxy cuts all traffic *to* that node;
+the test first checks that every peer address a node dials is a proxy's (a node dialling a peer directly
+would cross the cut unseen: the joiners once did, and the orphan write then committed).
+
+The old primary is cut off by cutting the followers' proxies (it cannot replicate) and steps down once it
+has heard from no quorum for an election timeout (CheckQuorum), long enough for a leaky cut to carry its
+orphan write, signature included, to the majority. It is then paused while the followers' proxies heal:
+it must not deliver what it queued for them during the partition (TCP would, after a real partition too,
+and the majority would then commit the write; that is Raft working, not the scenario under test). It
+resumes once the majority has moved to a new term.
 """
 
 from __future__ import annotations
@@ -34,6 +39,10 @@ def test_a_cut_off_primary_loses_its_uncommitted_write(start_cluster: Callable[.
             inbound[name] = proxies.start(bound)  # every peer connection to `name` goes through it
             peers[name] = Endpoint(bound, inbound[name])
         cluster = start_cluster(nodes=3, peers=peers)
+        for name in cluster.names:
+            assert dialled_peer_addresses(cluster, name) == {
+                str(inbound[peer]) for peer in cluster.names if peer != name
+            }, f"{name} dials a peer around its proxy"
         with cluster.client() as client:
             committed = client.put("records", b"before", b"the partition")
 
@@ -45,6 +54,10 @@ def test_a_cut_off_primary_loses_its_uncommitted_write(start_cluster: Callable[.
         with cluster.client([old_primary]) as client:
             orphan = client.put("records", b"orphan", b"never committed", wait=False)
         assert orphan.status is TxStatus.PENDING
+        deposed = cluster.wait_until(
+            old_primary, "the cut-off primary to step down", lambda report: report.role != "leader"
+        )
+        assert deposed.commit.seqno < orphan.txid.seqno
 
         old_pid = cluster.local.nodes[old_primary].pid
         assert old_pid is not None
@@ -73,3 +86,14 @@ def test_a_cut_off_primary_loses_its_uncommitted_write(start_cluster: Callable[.
             assert client.get("records", b"after").value == b"the partition"
         cluster.stop()
     cluster.check_ledgers()
+
+
+def dialled_peer_addresses(cluster: Cluster, name: str) -> set[str]:
+    """Every peer address `name` has been told to dial so far (its log's "peer addresses" events)."""
+    dialled: set[str] = set()
+    for event in cluster.log_events(name):
+        if event["event"] == "peer addresses":
+            peers = event["peers"]
+            assert isinstance(peers, dict)
+            dialled.update(peers.values())
+    return dialled
