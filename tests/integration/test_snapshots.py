@@ -5,6 +5,7 @@ and serve the same state; a snapshot file tampered with on a node's disk is refu
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -12,6 +13,7 @@ import pytest
 
 from enclave.ledger.reading import ledger_chunks
 from enclave.snapshots.format import parse_snapshot_file_name
+from node.network import wait_for
 from sealchain.client import Consistency, TxStatus
 from tests.integration.cluster import TEST_CONSENSUS, Cluster
 
@@ -43,8 +45,16 @@ def snapshots_of(cluster: Cluster, name: str) -> list[tuple[int, int]]:
     return sorted(p for p in map(parse_snapshot_file_name, os.listdir(directory)) if p is not None)
 
 
-def first_ledger_seqno(cluster: Cluster, name: str) -> int:
-    return ledger_chunks(os.listdir(cluster.ledger_dir(name)))[0].start
+def started_from_last_install(cluster: Cluster, name: str) -> int:
+    """For a stopped node (a running one may be sent a newer snapshot at any time): its ledger files
+    continue the snapshot it last started over from, which it keeps; that snapshot's seqno."""
+    installs = [e for e in cluster.log_events(name) if e["event"] == "started over from a snapshot"]
+    assert installs, f"{name} never started from a snapshot"
+    base = int(str(installs[-1]["seqno"]))
+    chunks = ledger_chunks(os.listdir(cluster.ledger_dir(name)))
+    assert not chunks or chunks[0].start == base + 1, f"{name}'s ledger does not continue its snapshot"
+    assert any(seqno == base for seqno, _ in snapshots_of(cluster, name)), f"{name} lost its snapshot"
+    return base
 
 
 def wait_for_snapshot_past(cluster: Cluster, name: str, seqno: int) -> tuple[int, int]:
@@ -55,12 +65,6 @@ def wait_for_snapshot_past(cluster: Cluster, name: str, seqno: int) -> tuple[int
         seconds=60,
     )
     return int(str(event["seqno"])), int(str(event["evidence_seqno"]))
-
-
-def last_install(cluster: Cluster, name: str) -> int:
-    """The seqno of the snapshot `name` last started over from (where its ledger now continues)."""
-    installs = [e for e in cluster.log_events(name) if e["event"] == "started over from a snapshot"]
-    return int(str(installs[-1]["seqno"]))
 
 
 def assert_serves(cluster: Cluster, name: str, keys: range) -> None:
@@ -84,22 +88,15 @@ def test_a_joining_node_starts_from_the_snapshot_and_serves_the_same_state(
     cluster.wait_commit_at_least("node3", last, seconds=60)
     last = write(cluster, 3 * SNAPSHOT_EVERY + 10, 5)  # entries after the snapshot, into node3's ledger
     cluster.wait_commit_at_least("node3", last, seconds=60)
-    cluster.wait_for_log(
-        "node3", "the snapshot install", lambda e: e["event"] == "started over from a snapshot"
-    )
-    base = last_install(cluster, "node3")  # a slow joiner may have been sent a newer snapshot again
-    assert base >= snapshot_seqno > 1
-    assert first_ledger_seqno(cluster, "node3") == base + 1, "the joiner's ledger starts after the snapshot"
-    assert any(seqno == base for seqno, _ in snapshots_of(cluster, "node3"))
     assert_serves(cluster, "node3", range(0, 3 * SNAPSHOT_EVERY + 15))
     assert written < last
 
     # It restarts from its snapshot and its ledger, and keeps up.
     cluster.kill("node3")
+    assert started_from_last_install(cluster, "node3") >= snapshot_seqno > 1
     more = write(cluster, 1000, 5)
     cluster.restart("node3")
     cluster.wait_commit_at_least("node3", more, seconds=60)
-    assert first_ledger_seqno(cluster, "node3") == last_install(cluster, "node3") + 1
     assert_serves(cluster, "node3", range(1000, 1005))
     assert_serves(cluster, "node3", range(0, 10))
 
@@ -108,6 +105,7 @@ def test_a_joining_node_starts_from_the_snapshot_and_serves_the_same_state(
     cluster.pass_proposal({"name": "trigger_snapshot"})
     wait_for_snapshot_past(cluster, primary, latest)
     cluster.stop()
+    started_from_last_install(cluster, "node3")
     cluster.check_ledgers()
     # Secrets stay sealed: no private value in any snapshot file (they hold the private maps encrypted).
     for name in cluster.names:
@@ -130,16 +128,11 @@ def test_a_far_behind_node_catches_up_from_a_snapshot_and_a_tampered_one_is_refu
 
     cluster.restart(behind)
     cluster.wait_commit_at_least(behind, last, seconds=60)
-    cluster.wait_for_log(
-        behind, "the snapshot install", lambda e: e["event"] == "started over from a snapshot"
-    )
-    base = last_install(cluster, behind)
-    assert first_ledger_seqno(cluster, behind) == base + 1
     assert_serves(cluster, behind, range(0, 5 + 3 * SNAPSHOT_EVERY))
 
     # The host flips one byte of the snapshot the node now starts from: at restart the enclave refuses it.
     cluster.kill(behind)
-    base = first_ledger_seqno(cluster, behind) - 1  # where its files continue now that it is stopped
+    base = started_from_last_install(cluster, behind)
     (evidence,) = [e for s, e in snapshots_of(cluster, behind) if s == base]
     path = cluster.local.node_dir(behind) / "snapshots" / f"snapshot_{base}_{evidence}.committed"
     original = path.read_bytes()
@@ -163,8 +156,16 @@ def test_a_far_behind_node_catches_up_from_a_snapshot_and_a_tampered_one_is_refu
     stale = cluster.local.node_dir(primary) / "snapshots" / f"snapshot_{older}_{older_evidence}.committed"
     assert older < base
     path.write_bytes(stale.read_bytes())
+    logged_before = len(cluster.log_events(behind))
     cluster.restart(behind)
-    cluster.wait_for_log(behind, "the refused stale snapshot", _mentions("stale or swapped"))
+
+    def stale_refusal() -> str | None:
+        later = (str(event) for event in cluster.log_events(behind)[logged_before:])
+        return next((event for event in later if "refused Restart" in event), None)
+
+    # Refused as stale, or (its ledger still empty) as older than what its Raft state says it committed.
+    reason = wait_for(f"{behind} to refuse the stale snapshot", stale_refusal, time.monotonic() + 30.0)
+    assert "stale or swapped" in reason or "the ledger ends at" in reason, reason
     cluster.kill(behind)
 
     # The original file back: the node starts again (nothing was changed by the refusals).
