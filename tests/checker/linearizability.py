@@ -20,9 +20,10 @@ of the write that wrote it, and a read is legal exactly when it names the curren
 from __future__ import annotations
 
 import math
+import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tests.checker.history import Kind, Operation, Outcome
 
@@ -244,3 +245,13 @@ class _RegisterSearch:
             f"at best {linearized} of {self.required_count} completed operations linearize; then the "
             f"register holds {holds}, and no order of these minimal operations goes on:\n{blocked}"
         )
+
+
+def the_check_catches_a_stale_read_in(operations: list[Operation]) -> None:
+    """The same history with one read returning a value certainly overwritten by then is not linearizable:
+    the history holds enough overlapping reads and writes for the check to mean something."""
+    stale_reads_possible = stale_reads(operations)
+    assert stale_reads_possible, "no read followed two completed writes of its key"
+    index, stale = random.Random(7).choice(stale_reads_possible)
+    tampered = [*operations[:index], replace(operations[index], value=stale), *operations[index + 1 :]]
+    assert isinstance(check(tampered), NotLinearizable)

@@ -58,9 +58,13 @@ class ProxyThread:
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=10)
 
-    def _call(self, function: Callable[[], T]) -> T:
+    def on_loop(self, address: Address, change: Callable[[FaultProxy], T]) -> T:
+        """`change(proxy)` for the proxy at `address`, run on the proxies' event loop (a `FaultProxy`
+        is not thread-safe); its result."""
+        proxy = self.proxy(address)
+
         async def call() -> T:
-            return function()
+            return change(proxy)
 
         return self._run(call())
 
@@ -75,23 +79,33 @@ class ProxyThread:
         return next(proxy for proxy in self._proxies if proxy.port == address.port)
 
     def captured(self, address: Address, direction: Direction) -> bytes:
-        proxy = self.proxy(address)
-        return self._call(lambda: proxy.captured(direction))
+        return self.on_loop(address, lambda proxy: proxy.captured(direction))
 
     def cut(self, address: Address) -> None:
-        proxy = self.proxy(address)
-        self._call(lambda: proxy.cut(reset=True))
+        self.on_loop(address, lambda proxy: proxy.cut(reset=True))
 
     def heal(self, address: Address) -> None:
         """Forwards again; bytes held during the cut are dropped with their connections (the senders
         reconnect), so nothing sent into the partition arrives after it."""
-        proxy = self.proxy(address)
 
-        def reset_and_heal() -> None:
+        def reset_and_heal(proxy: FaultProxy) -> None:
             proxy.drop_connections()
             proxy.heal()
 
-        self._call(reset_and_heal)
+        self.on_loop(address, reset_and_heal)
+
+    def deafen(self, address: Address) -> None:
+        """The node behind `address` hears nobody, while everyone still hears it (an asymmetric
+        partition): frames to it are held, and dropped with their connections at `heal`."""
+        self.on_loop(address, lambda proxy: proxy.cut_direction("forward"))
+
+    def delay(self, address: Address, seconds: float, jitter: float, seed: int) -> None:
+        """Every chunk to the node behind `address`, either way, waits `seconds` + uniform(0, `jitter`)."""
+        self.on_loop(address, lambda proxy: proxy.delay(seconds, jitter=jitter, seed=seed))
+
+    def forwarded(self, address: Address) -> int:
+        """Bytes the proxy at `address` has delivered to its target so far."""
+        return self.on_loop(address, lambda proxy: proxy.bytes_forwarded("forward"))
 
 
 def proxied_peers(

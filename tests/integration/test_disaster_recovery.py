@@ -30,6 +30,22 @@ from tests.integration.test_rekey import member_share as decrypt_member_share
 pytestmark = pytest.mark.slow
 
 
+def recover_with_cli(cluster: Cluster, new: Workspace, nodes: int) -> Result:
+    """`sealchain network up --recover-from` the cluster's workspace into `new`, detached."""
+    return sealchain(
+        "network",
+        "up",
+        "--recover-from",
+        str(cluster.workspace.root),
+        "--workspace",
+        str(new.root),
+        "--nodes",
+        str(nodes),
+        "--detach",
+        "--json",
+    )
+
+
 def sealchain(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args))
 
@@ -80,18 +96,7 @@ def test_a_killed_network_is_recovered_from_its_ledger_by_two_members_shares(
         cluster.kill(name)
 
     new = Workspace(tmp_path / "recovered")
-    up = sealchain(
-        "network",
-        "up",
-        "--recover-from",
-        str(cluster.workspace.root),
-        "--workspace",
-        str(new.root),
-        "--nodes",
-        "3",
-        "--detach",
-        "--json",
-    )
+    up = recover_with_cli(cluster, new, nodes=3)
     try:
         assert up.exit_code == 0, up.output
         assert new.service_cert.read_bytes() != old_service_cert
@@ -166,18 +171,7 @@ def test_recovery_from_a_ledger_torn_mid_entry_keeps_what_a_complete_signature_c
     torn.write_bytes(torn.read_bytes()[:-3])  # a crash in the middle of writing the last entry
 
     new = Workspace(tmp_path / "recovered")
-    up = sealchain(
-        "network",
-        "up",
-        "--recover-from",
-        str(cluster.workspace.root),
-        "--workspace",
-        str(new.root),
-        "--nodes",
-        "1",
-        "--detach",
-        "--json",
-    )
+    up = recover_with_cli(cluster, new, nodes=1)
     try:
         assert up.exit_code == 0, up.output
         shared = sealchain(

@@ -13,14 +13,13 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 
 import pytest
 
-from enclave.runtime.messages import ErrorCode
 from sealchain.client import Client, ClientError, TxStatus
 from tests.checker.history import ClientId, History, Kind, Operation, Outcome
-from tests.checker.linearizability import Linearizable, NotLinearizable, check, stale_reads
+from tests.checker.linearizability import Linearizable, check, the_check_catches_a_stale_read_in
+from tests.checker.outcomes import REFUSED_BEFORE_EXECUTING
 from tests.integration.cluster import Cluster
 
 pytestmark = pytest.mark.slow
@@ -33,11 +32,6 @@ CLIENTS = 5
 CALL_TIMEOUT_SECONDS = 5.0
 # OK operations between one event (a kill, a restart) and the next: about 3-4 s each here, 15-20 s in all.
 OPERATIONS_PER_PHASE = 350
-# Refusals decided from the request alone, before anything executes: the same on any node, at any
-# attempt of a failed-over call, so no earlier attempt can have taken effect either.
-REFUSED_BEFORE_EXECUTING = frozenset(
-    code.value for code in (ErrorCode.NOT_A_USER, ErrorCode.RESERVED_MAP, ErrorCode.INVALID_ARGUMENT)
-)
 
 
 class RegisterClient(threading.Thread):
@@ -138,16 +132,6 @@ def final_values_are_at_least_as_new_as_every_acknowledged_write(
         (last,) = [op for op in writes if op.key == key and op.value == value]
         newer = [op for op in acknowledged if last.returned < op.called]
         assert not newer, f"{key!r} ends with {value!r}, older than the acknowledged {newer[0]}"
-
-
-def the_check_catches_a_stale_read_in(operations: list[Operation]) -> None:
-    """The same history with one read returning a value certainly overwritten by then is not linearizable:
-    the history holds enough overlapping reads and writes for the check to mean something."""
-    stale_reads_possible = stale_reads(operations)
-    assert stale_reads_possible, "no read followed two completed writes of its key"
-    index, stale = random.Random(7).choice(stale_reads_possible)
-    tampered = [*operations[:index], replace(operations[index], value=stale), *operations[index + 1 :]]
-    assert isinstance(check(tampered), NotLinearizable)
 
 
 def test_concurrent_reads_and_writes_linearize_while_the_primary_is_killed_twice(

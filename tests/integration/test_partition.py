@@ -22,22 +22,17 @@ from collections.abc import Callable
 
 import pytest
 
-from node.config import Address, Endpoint
 from sealchain.client import TxStatus
 from tests.integration.cluster import Cluster
-from tests.integration.proxies import ProxyThread, free_port
+from tests.integration.proxies import ProxyThread, proxied_peers
 
 pytestmark = pytest.mark.slow
 
 
 def test_a_cut_off_primary_loses_its_uncommitted_write(start_cluster: Callable[..., Cluster]) -> None:
     with ProxyThread() as proxies:
-        inbound: dict[str, Address] = {}
-        peers: dict[str, Endpoint] = {}
-        for name in ("node0", "node1", "node2"):
-            bound = Address("127.0.0.1", free_port())
-            inbound[name] = proxies.start(bound)  # every peer connection to `name` goes through it
-            peers[name] = Endpoint(bound, inbound[name])
+        # Every peer connection to a node goes through its proxy.
+        inbound, peers = proxied_peers(proxies, ["node0", "node1", "node2"])
         cluster = start_cluster(nodes=3, peers=peers)
         for name in cluster.names:
             assert dialled_peer_addresses(cluster, name) == {

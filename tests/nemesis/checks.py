@@ -10,8 +10,7 @@ from enclave.ledger.entry import decode_entry
 from enclave.ledger.reading import ledger_chunks, read_entries
 from enclave.runtime.messages import TxRef
 from tests.checker.history import Operation
-from tests.checker.linearizability import Linearizable, check
-from tests.integration.test_linearizability import the_check_catches_a_stale_read_in
+from tests.checker.linearizability import Linearizable, check, the_check_catches_a_stale_read_in
 from tests.nemesis.workload import REGISTERS, AcknowledgedWrite
 
 

@@ -30,15 +30,6 @@ PRIMARY_SECONDS = 4 * ELECTION_TIMEOUT_SECONDS
 IsFrom = Callable[[ClientAddress], bool]
 
 
-class NemesisProxies(ProxyThread):
-    """`ProxyThread` with the faults the nemesis needs besides a cut with reset, each run on the proxies'
-    event loop (a `FaultProxy` is not thread-safe)."""
-
-    def on_loop(self, address: Address, change: Callable[[FaultProxy], None]) -> None:
-        proxy = self.proxy(address)
-        self._call(lambda: change(proxy))
-
-
 class FaultInjector(threading.Thread):
     """Runs `steps` from the moment it starts, each when due, and ends `duration` seconds after it
     started (or once `stop_injecting` is set). `faults` counts the faults begun by kind, `done` the steps
@@ -47,7 +38,7 @@ class FaultInjector(threading.Thread):
     def __init__(
         self,
         cluster: Cluster,
-        proxies: NemesisProxies,
+        proxies: ProxyThread,
         inbound: dict[str, Address],
         steps: Sequence[Step],
         duration: float,

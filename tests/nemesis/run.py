@@ -20,9 +20,9 @@ from pathlib import Path
 from node.config import Address, Endpoint
 from tests.checker.history import ClientId, Kind, Operation, Outcome
 from tests.integration.cluster import Cluster
-from tests.integration.proxies import proxied_peers
+from tests.integration.proxies import ProxyThread, proxied_peers
 from tests.nemesis import checks
-from tests.nemesis.faults import FaultInjector, NemesisProxies
+from tests.nemesis.faults import FaultInjector
 from tests.nemesis.schedule import plan_faults, steps
 from tests.nemesis.workload import KEYS, REGISTERS, Workload, WorkloadClient, open_accounts, total_money
 
@@ -99,7 +99,7 @@ def run_nemesis(seed: int, duration: float, root: Path, nodes: int = DEFAULT_NOD
 def _run(report: NemesisReport, root: Path, nodes: int) -> None:
     started = time.monotonic()
     cluster = Cluster.prepare(root, nodes)
-    proxies = NemesisProxies()
+    proxies = ProxyThread()
     with proxies:
         try:
             inbound, peers = proxied_peers(proxies, [f"node{i}" for i in range(nodes)])
@@ -183,7 +183,7 @@ def _wait_until_a_voter(cluster: Cluster, name: str) -> None:
 def _faults_under_load(
     report: NemesisReport,
     cluster: Cluster,
-    proxies: NemesisProxies,
+    proxies: ProxyThread,
     inbound: dict[str, Address],
     workload: Workload,
 ) -> list[str]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enclave.runtime.messages import ErrorCode, TxRef
 from sealchain.client import Client, ClientError, TxStatus
 from tests.checker.history import ClientId, History, Kind
-from tests.integration.test_linearizability import REFUSED_BEFORE_EXECUTING
+from tests.checker.outcomes import REFUSED_BEFORE_EXECUTING
 
 # A public map: its writes are plaintext in the ledger, where the checks look for each acknowledged one.
 REGISTERS = "public:nemesis"

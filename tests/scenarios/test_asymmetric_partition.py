@@ -14,8 +14,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.integration.cluster import Cluster, read_everywhere
-from tests.integration.proxies import proxied_peers
-from tests.scenarios.links import ScenarioProxies
+from tests.integration.proxies import ProxyThread, proxied_peers
 from tests.scenarios.status import committed_load, rejoined_without_disruption, term_of
 
 pytestmark = pytest.mark.slow
@@ -28,7 +27,7 @@ WRITES_WHILE_DEAF = 150
 def test_a_primary_that_hears_nobody_steps_down_and_cannot_disrupt_the_new_one(
     start_cluster: Callable[..., Cluster],
 ) -> None:
-    with ScenarioProxies() as proxies:
+    with ProxyThread() as proxies:
         inbound, peers = proxied_peers(proxies, ["node0", "node1", "node2"])
         cluster = start_cluster(nodes=3, peers=peers)
         old_primary = cluster.primary()

@@ -15,8 +15,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.integration.cluster import Cluster, Writer, read_everywhere
-from tests.integration.proxies import proxied_peers
-from tests.scenarios.links import ScenarioProxies
+from tests.integration.proxies import ProxyThread, proxied_peers
 from tests.scenarios.status import rejoined_without_disruption, term_of
 
 pytestmark = pytest.mark.slow
@@ -27,7 +26,7 @@ ISOLATED = "node0"  # the only node whose peer proxy takes effect, and the genes
 def test_a_node_joins_while_the_primary_is_cut_off_and_the_old_primary_follows_the_new_configuration(
     start_cluster: Callable[..., Cluster],
 ) -> None:
-    with ScenarioProxies() as proxies:
+    with ProxyThread() as proxies:
         inbound, peers = proxied_peers(proxies, ["node0", "node1", "node2"])
         cluster = start_cluster(nodes=3, spare_machines=1, peers=peers)
         assert cluster.primary() == ISOLATED

@@ -24,8 +24,7 @@ from node.config import Address
 from node.network import wait_for
 from sealchain.client import Client, ClientError, GetResult, TxStatus, WriteResult
 from tests.integration.cluster import Cluster
-from tests.integration.proxies import proxied_peers
-from tests.scenarios.links import ScenarioProxies
+from tests.integration.proxies import ProxyThread, proxied_peers
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +57,7 @@ def outcome(call: Callable[[], T]) -> T | ClientError:
 def test_a_resumed_primary_serves_no_stale_read_and_commits_nothing(
     start_cluster: Callable[..., Cluster],
 ) -> None:
-    with ScenarioProxies() as proxies:
+    with ProxyThread() as proxies:
         inbound, peers = proxied_peers(proxies, ["node0", "node1", "node2"])
         cluster = start_cluster(nodes=3, peers=peers)
         with cluster.client() as client:
@@ -107,7 +106,7 @@ def test_a_resumed_primary_serves_no_stale_read_and_commits_nothing(
 
 
 def queue_call(
-    proxies: ScenarioProxies, proxy: Address, calls: ThreadPoolExecutor, call: Callable[[], T]
+    proxies: ProxyThread, proxy: Address, calls: ThreadPoolExecutor, call: Callable[[], T]
 ) -> Future[T | ClientError]:
     """Starts `call` and returns once its first bytes have reached the paused node's socket."""
     before = proxies.forwarded(proxy)

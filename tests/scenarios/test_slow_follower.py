@@ -18,8 +18,7 @@ import pytest
 
 from sealchain.client import TxStatus
 from tests.integration.cluster import Cluster, read_everywhere
-from tests.integration.proxies import proxied_peers
-from tests.scenarios.links import ScenarioProxies
+from tests.integration.proxies import ProxyThread, proxied_peers
 from tests.scenarios.status import committed_load, terms
 
 pytestmark = pytest.mark.slow
@@ -37,7 +36,7 @@ def lead_elsewhere(cluster: Cluster) -> str:
 
 
 def test_a_follower_behind_slow_links_causes_no_election(start_cluster: Callable[..., Cluster]) -> None:
-    with ScenarioProxies() as proxies:
+    with ProxyThread() as proxies:
         inbound, peers = proxied_peers(proxies, ["node0", "node1", "node2"])
         cluster = start_cluster(nodes=3, peers=peers)
         primary = lead_elsewhere(cluster)
@@ -60,7 +59,7 @@ def test_a_follower_behind_slow_links_causes_no_election(start_cluster: Callable
 
 
 def test_a_node_restarted_behind_slow_links_catches_up(start_cluster: Callable[..., Cluster]) -> None:
-    with ScenarioProxies() as proxies:
+    with ProxyThread() as proxies:
         inbound, peers = proxied_peers(proxies, ["node0", "node1", "node2"])
         cluster = start_cluster(nodes=3, peers=peers)
         primary = lead_elsewhere(cluster)
