@@ -138,11 +138,12 @@ class Host:
         self._enclave = enclave
         self._clock_ms = clock_ms
         self.raft_state = RaftStateFile(config.path(config.raft_state))
-        persisted = self.raft_state.load()
+        # What the Raft state file held at start-up (read once: the restart hands it to the enclave).
+        self._persisted_raft_state = self.raft_state.load()
         self.ledger = LedgerFiles(
             config.path(config.ledger_dir),
             fsync=config.consensus.fsync,
-            committed_hint=0 if persisted is None else persisted.commit,
+            committed_hint=0 if self._persisted_raft_state is None else self._persisted_raft_state.commit,
         )
         self.state_store = StateStore(config.path(config.state_dir))
         self.snapshots = SnapshotFiles(config.path(config.snapshots_dir))
@@ -242,7 +243,7 @@ class Host:
                 self._clock_ms(),
                 addresses,
                 sealed_secrets.read_bytes(),
-                self.raft_state.load(),
+                self._persisted_raft_state,
                 entries,
                 settings,
                 snapshot,

@@ -81,7 +81,7 @@ class Replicator:
     __slots__ = (
         "_ledger_commit",
         "_node",
-        "_offers",
+        "_offer",
         "_pending_snapshot",
         "_proposed",
         "_sealer",
@@ -124,8 +124,8 @@ class Replicator:
         self._service_cert = service_cert  # what a snapshot's receipt must chain to
         self._snapshot_interval = snapshot_interval
         self._pending_snapshot: PendingSnapshot | None = None
-        # Snapshots offered by the leader that passed `open_offer`, by index, until Raft installs one.
-        self._offers: dict[int, OpenedSnapshot] = {}
+        # The last snapshot the leader offered that passed `open_offer` (what Raft may install next).
+        self._offer: OpenedSnapshot | None = None
 
     @property
     def ledger_commit(self) -> int:
@@ -201,7 +201,7 @@ class Replicator:
         snapshot = message.snapshot
         if snapshot.index <= self._ledger_commit:
             return  # Raft acknowledges what this node holds already and installs nothing
-        self._offers = {snapshot.index: open_offer(snapshot, self._service_cert, self._secrets, self._node)}
+        self._offer = open_offer(snapshot, self._service_cert, self._secrets, self._node)
 
     def propose_membership(self, change: ConfChange, write_set: WriteSet, version: int) -> None:
         """Propose a membership change carried by the entry of `write_set` (committed in the KV at
@@ -299,8 +299,10 @@ class Replicator:
     def _install(self, snapshot: Snapshot, outcome: DrainOutcome, now_ms: int) -> None:
         """Raft installed a snapshot `check_offer` passed: the KV, the ledger writer and the ledger
         files start over from it (the host keeps the file, and the ledger continues after it)."""
-        opened = self._offers.pop(snapshot.index)
-        self._offers.clear()
+        opened, self._offer = self._offer, None
+        assert opened is not None and opened.body.seqno == snapshot.index, (
+            "Raft installed an unchecked snapshot"
+        )
         self.kv = KvStore.from_committed_state(opened.state)
         self.writer = LedgerWriter.from_snapshot(
             self._node,
