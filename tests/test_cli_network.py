@@ -134,3 +134,18 @@ def test_a_detached_network_comes_up_reports_status_and_goes_down(tmp_path: Path
     code, out, _ = run("network", "status", "--workspace", str(workspace), "--json")
     assert code == 0
     assert json.loads(out)["nodes"][0]["up"] is False
+
+
+def test_recovery_refuses_a_lost_network_whose_only_ledger_starts_after_a_snapshot(tmp_path: Path) -> None:
+    lost = tmp_path / "lost"
+    (lost / "members").mkdir(parents=True)
+    (lost / "members" / "member0_cert.pem").write_text("not read: the refusal comes first")
+    ledger = lost / "nodes" / "node3" / "ledger"
+    ledger.mkdir(parents=True)
+    (ledger / "ledger_41-60.committed").write_bytes(b"entries 41..60 (the node started from snapshot 40)")
+    code, _, err = run(
+        "network", "up", "--recover-from", str(lost), "--workspace", str(tmp_path / "new"), "--json"
+    )
+    assert code == 1
+    refusal = json.loads(err)
+    assert refusal["error"] == "not_a_network" and "from seqno 1" in refusal["message"]

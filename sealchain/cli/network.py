@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import click
 
+from enclave.ledger.reading import ledger_chunks
 from enclave.runtime import messages as m
 from node.config import ConfigError, load_config
 from node.network import (
@@ -95,7 +97,7 @@ def up(
         with GovernanceClient.from_workspace(workspace.root, identity=members[0]) as governance:
             activate_and_open(governance, signers)
 
-    try:
+    with _stopping_all_on_failure(local, "opening the service"):
         bring_up(
             local,
             node_count,
@@ -105,15 +107,6 @@ def up(
             detach=detach,
         )
         network_file = local.write_network_file(members, users)
-    except NetworkError as error:
-        local.stop_all()
-        raise CliError(error.code, str(error)) from None
-    except ClientError as error:
-        local.stop_all()
-        raise CliError(error.code, f"opening the service failed: {error.message}") from None
-    except BaseException:
-        local.stop_all()
-        raise
 
     if json_output:
         click.echo(network_file.to_json(), nl=False)
@@ -124,13 +117,40 @@ def up(
     _stay_in_foreground(local)
 
 
+@contextlib.contextmanager
+def _stopping_all_on_failure(local: LocalNetwork, opening: str) -> Iterator[None]:
+    """Bringing a network up: on any failure every node started so far is stopped, and a network or
+    client failure becomes the CLI's error naming what failed."""
+    try:
+        yield
+    except NetworkError as error:
+        local.stop_all()
+        raise CliError(error.code, str(error)) from None
+    except ClientError as error:
+        local.stop_all()
+        raise CliError(error.code, f"{opening} failed: {error.message}") from None
+    except BaseException:
+        local.stop_all()
+        raise
+
+
+def _whole_ledger(directory: Path) -> bool:
+    """Whether the ledger in `directory` starts at seqno 1: recovery replays a whole ledger, and a node
+    that started from a snapshot holds only what follows it."""
+    chunks = ledger_chunks(path.name for path in directory.iterdir())
+    return bool(chunks) and chunks[0].start == 1
+
+
 def _recover(
     workspace: Workspace, lost: Workspace, node_count: int, *, detach: bool, json_output: bool
 ) -> None:
     """DESIGN.md 4.6: the lost network's members and users, its longest ledger, a recovering node0."""
-    ledgers = [path for path in lost.root.glob("nodes/*/ledger") if path.is_dir() and any(path.iterdir())]
+    ledgers = [path for path in lost.root.glob("nodes/*/ledger") if path.is_dir() and _whole_ledger(path)]
     if not ledgers or not lost.identity_names(Role.MEMBER):
-        raise CliError("not_a_network", f"{lost.root} holds no members or no node ledger to recover from")
+        raise CliError(
+            "not_a_network",
+            f"{lost.root} holds no members or no whole node ledger (from seqno 1) to recover from",
+        )
     longest = max(ledgers, key=lambda path: sum(chunk.stat().st_size for chunk in path.iterdir()))
     for role in (Role.MEMBER, Role.USER):
         source = lost.root / role.folder
@@ -142,7 +162,7 @@ def _recover(
     except (WorkspaceError, PlatformFilesError) as error:
         raise CliError(error.code, str(error)) from None
     local = LocalNetwork(workspace.root)
-    try:
+    with _stopping_all_on_failure(local, "opening the recovered service"):
         deadline = time.monotonic() + UP_DEADLINE_SECONDS
         bring_up_recovered(
             local, node_count, identities, old_ledger=longest, deadline=deadline, detach=detach
@@ -150,15 +170,6 @@ def _recover(
         network_file = local.write_network_file(members, users)
         with GovernanceClient.from_workspace(workspace.root, identity=members[0]) as governance:
             activate_and_open(governance, [MemberSigner.from_workspace(workspace, name) for name in members])
-    except NetworkError as error:
-        local.stop_all()
-        raise CliError(error.code, str(error)) from None
-    except ClientError as error:
-        local.stop_all()
-        raise CliError(error.code, f"opening the recovered service failed: {error.message}") from None
-    except BaseException:
-        local.stop_all()
-        raise
     if json_output:
         click.echo(network_file.to_json(), nl=False)
     else:
