@@ -63,10 +63,6 @@ __all__ = [
     "parse_txid",
 ]
 
-# A client call refused with WrongState: this node serves no client in its state (it is Retired from the
-# service), another node may: fail over like on "no primary".
-_ANOTHER_NODE_MAY_SERVE = convert.RETRYABLE_ERRORS | {ErrorCode.WRONG_STATE}
-
 
 def parse_txid(text: str) -> TxRef:
     """`view.seqno` (DESIGN.md section 6) as a `TxRef`; a ValueError for anything else."""
@@ -95,7 +91,7 @@ class Client(ServiceClient[client_pb2_grpc.ClientStub]):
     `Client(addresses, *, service_cert_pem, cert_pem, key_pem, timeout=30.0)`."""
 
     _stub_type = client_pb2_grpc.ClientStub
-    _another_node_may_serve = _ANOTHER_NODE_MAY_SERVE
+    _another_node_may_serve = convert.RETRYABLE_ERRORS
 
     @classmethod
     def from_workspace(

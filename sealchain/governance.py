@@ -60,10 +60,6 @@ __all__ = [
 # A parsed JSON object from the service (shapes in docs/governance.md).
 JsonObject = dict[str, Any]
 
-# Only "this node cannot serve now" moves a governance call on. Not WrongState, unlike `Client`: for a
-# governance request it means the member or proposal is in the wrong state, which no other node changes.
-_ANOTHER_NODE_MAY_SERVE = convert.RETRYABLE_ERRORS
-
 
 class InvalidSigner(ValueError):
     """A member signing identity that cannot sign: not an EC P-384 certificate and private key in PEM, or
@@ -151,7 +147,7 @@ class GovernanceClient(ServiceClient[governance_pb2_grpc.GovernanceStub]):
     cert_pem, key_pem, timeout=30.0)`, TLS as any member or user."""
 
     _stub_type = governance_pb2_grpc.GovernanceStub
-    _another_node_may_serve = _ANOTHER_NODE_MAY_SERVE
+    _another_node_may_serve = convert.RETRYABLE_ERRORS
 
     @classmethod
     def from_workspace(

@@ -182,8 +182,9 @@ ClientCall = Put | Delete | Get | Scan | GetTxStatus | GetReceipt | CallProcedur
 
 
 class ErrorCode(Enum):
-    """Why a request was refused. `NO_PRIMARY`, `NOT_READY` and `OUTCOME_UNKNOWN` are retryable; only
-    after the first two was the request certainly not executed."""
+    """Why a request was refused. `NO_PRIMARY`, `NOT_READY`, `NODE_RETIRED` and `OUTCOME_UNKNOWN` are
+    retryable (the last two on another node); only after the first three was the request certainly not
+    executed."""
 
     NOT_A_USER = "NotAUser"  # the caller's certificate is not a user's
     SERVICE_NOT_OPEN = "ServiceNotOpen"  # users transact only once the service is Open
@@ -191,6 +192,7 @@ class ErrorCode(Enum):
     INVALID_ARGUMENT = "InvalidArgument"  # a malformed call (bad map name, bad certificate, bad limit)
     NO_PRIMARY = "NoPrimary"  # no primary known to forward to (retry)
     NOT_READY = "NotReady"  # this node is not part of a network yet (retry)
+    NODE_RETIRED = "NodeRetired"  # this node was removed from the service: it serves nobody (use another)
     # The request went to the primary (or the enclave) but no answer came: it may or may not have been
     # executed. Reads may be retried; a write retried blindly could take effect twice.
     OUTCOME_UNKNOWN = "OutcomeUnknown"

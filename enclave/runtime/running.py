@@ -630,4 +630,4 @@ def _retired_error(reply_to: ReplyTo) -> m.CallError:
     retiring primary) retries once the next primary is elected."""
     if isinstance(reply_to, Forwarded):
         return m.CallError(m.ErrorCode.NO_PRIMARY, "the primary is retiring; retry")
-    return m.CallError(m.ErrorCode.WRONG_STATE, "this node is Retired from the service; use another node")
+    return m.CallError(m.ErrorCode.NODE_RETIRED, "this node is Retired from the service; use another node")

@@ -26,6 +26,7 @@ _STATUS_CODES: dict[m.ErrorCode, grpc.StatusCode] = {
     m.ErrorCode.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
     m.ErrorCode.NO_PRIMARY: grpc.StatusCode.UNAVAILABLE,
     m.ErrorCode.NOT_READY: grpc.StatusCode.UNAVAILABLE,
+    m.ErrorCode.NODE_RETIRED: grpc.StatusCode.UNAVAILABLE,
     m.ErrorCode.OUTCOME_UNKNOWN: grpc.StatusCode.UNAVAILABLE,
     m.ErrorCode.NOT_COMMITTED: grpc.StatusCode.FAILED_PRECONDITION,
     m.ErrorCode.TX_INVALID: grpc.StatusCode.ABORTED,
@@ -40,7 +41,9 @@ _STATUS_CODES: dict[m.ErrorCode, grpc.StatusCode] = {
     m.ErrorCode.VERSION_MISMATCH: grpc.StatusCode.FAILED_PRECONDITION,
     m.ErrorCode.PROCEDURE_FAILED: grpc.StatusCode.FAILED_PRECONDITION,
 }
-RETRYABLE_ERRORS = frozenset({m.ErrorCode.NO_PRIMARY, m.ErrorCode.NOT_READY, m.ErrorCode.OUTCOME_UNKNOWN})
+RETRYABLE_ERRORS = frozenset(
+    {m.ErrorCode.NO_PRIMARY, m.ErrorCode.NOT_READY, m.ErrorCode.NODE_RETIRED, m.ErrorCode.OUTCOME_UNKNOWN}
+)
 
 _TX_STATUS_TO_PROTO: dict[m.TxStatus, common_pb2.TxStatus] = {
     m.TxStatus.UNKNOWN: common_pb2.TX_STATUS_UNKNOWN,

@@ -273,6 +273,16 @@ def test_members_trust_and_retire_a_node(start_cluster: Callable[..., Cluster]) 
     retired = propose(ws, "remove-node", node1)
     assert vote(ws, retired, "accept", "member0") == "Accepted"
     assert {row["node_id"]: row["status"] for row in gov_rows(ws, "nodes")}[node1] == "Retired"
+    cluster.wait_until("node1", "node1 to be Retired", lambda r: r.state is m.LifecycleState.RETIRED)
+    # Asked first, the retired node refuses (NodeRetired) and the library goes on to the next node.
+    files = ws.identity_files(Role.MEMBER, "member0")
+    with GovernanceClient(
+        [cluster.client_address("node1"), cluster.client_address("node0")],
+        service_cert_pem=ws.service_cert.read_bytes(),
+        cert_pem=files.cert.read_bytes(),
+        key_pem=files.private_key.read_bytes(),
+    ) as client:
+        assert {row["node_id"]: row["status"] for row in client.nodes()}[node1] == "Retired"
 
 
 def test_the_library_fails_over_and_reports_what_did_not_pass(

@@ -97,8 +97,13 @@ def test_every_error_code_has_a_status_and_travels_in_metadata(code: m.ErrorCode
     assert convert.error_from_metadata(convert.error_metadata(error)) is code
 
 
-def test_only_no_primary_not_ready_and_unknown_outcomes_are_retryable() -> None:
-    retryable = {m.ErrorCode.NO_PRIMARY, m.ErrorCode.NOT_READY, m.ErrorCode.OUTCOME_UNKNOWN}
+def test_only_no_primary_not_ready_retired_and_unknown_outcomes_are_retryable() -> None:
+    retryable = {
+        m.ErrorCode.NO_PRIMARY,
+        m.ErrorCode.NOT_READY,
+        m.ErrorCode.NODE_RETIRED,
+        m.ErrorCode.OUTCOME_UNKNOWN,
+    }
     assert retryable == convert.RETRYABLE_ERRORS
     assert convert.status_code(m.ErrorCode.NO_PRIMARY) is grpc.StatusCode.UNAVAILABLE
 

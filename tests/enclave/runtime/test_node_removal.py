@@ -116,12 +116,12 @@ def test_a_retired_node_answers_clients_with_a_clear_error_and_never_campaigns()
 
     assert (raft.term, raft.role.value) == (term, "follower")
     answer = write_through(simulation, gone, b"refused")
-    assert isinstance(answer, m.CallError) and answer.code is m.ErrorCode.WRONG_STATE
+    assert isinstance(answer, m.CallError) and answer.code is m.ErrorCode.NODE_RETIRED
     assert "Retired" in answer.message
     proposal = {"actions": [{"name": "remove_node", "args": {"node_id": simulation.node_ids[leader]}}]}
     request = simulation.member_call(GovMessageType.PROPOSAL, proposal)
     again = ask(simulation, gone, provisioned().member_cert_der, request)
-    assert isinstance(again, m.CallError) and again.code is m.ErrorCode.WRONG_STATE
+    assert isinstance(again, m.CallError) and again.code is m.ErrorCode.NODE_RETIRED
 
 
 def test_a_follower_that_is_down_is_removed_all_the_same() -> None:
