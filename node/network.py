@@ -383,6 +383,10 @@ def is_open(report: m.NodeStatusReport) -> bool:
     return is_trusted(report) and report.service_status == "Open"
 
 
+def is_open_voter(report: m.NodeStatusReport) -> bool:
+    return is_open(report) and report.voter
+
+
 def bring_up(
     network: LocalNetwork,
     count: int,
@@ -396,8 +400,8 @@ def bring_up(
 ) -> None:
     """Genesis on node0, the others join through it (trusted at once while the service is Opening),
     then `open_service` (the members' governance: activation, `transition_service_to_open`) and a wait
-    until every node sees the service Open. `peers`: fixed peer endpoints by node name (default: picked
-    ports)."""
+    until every node sees the service Open and itself a voter (so the network survives losing any
+    minority from then on). `peers`: fixed peer endpoints by node name (default: picked ports)."""
     peers = peers or {}
     genesis = network.write_node_config(
         "node0", NodeMode.START, identities, consensus=consensus, peer=peers.get("node0")
@@ -416,7 +420,7 @@ def bring_up(
     )
     open_service()
     for name in network.nodes:
-        network.wait_for_status(name, "the service to open", is_open, deadline)
+        network.wait_for_status(name, "the service to open with this node voting", is_open_voter, deadline)
 
 
 def bring_up_recovered(

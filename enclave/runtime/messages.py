@@ -615,6 +615,9 @@ class NodeStatusReport:
     last: TxRef
     primary: str | None
     service_status: str | None  # Opening, Open, ...
+    # A voter in the configuration this node knows committed: until every node is, losing one may leave
+    # no majority (a joiner is a learner until the primary promotes it).
+    voter: bool = False
 
 
 Effect = (

@@ -184,6 +184,7 @@ class RunningNode:
             last=m.TxRef(last.view, last.seqno),
             primary=raft.leader,
             service_status=_status_text(read_service_status(self.rep.kv.begin())),
+            voter=raft.id in raft.log.configuration_at(raft.commit_index).voters,
         )
 
     # -- client calls ------------------------------------------------------------------------------

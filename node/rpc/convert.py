@@ -330,6 +330,7 @@ def node_status_response(report: m.NodeStatusReport) -> operator_pb2.NodeStatusR
         service_status=report.service_status or "",
         last=txid_to_proto(report.last),
         primary=report.primary or "",
+        voter=report.voter,
     )
 
 
@@ -345,4 +346,5 @@ def node_status_report(response: operator_pb2.NodeStatusResponse) -> m.NodeStatu
         last=txid_from_proto(response.last),
         primary=response.primary or None,
         service_status=response.service_status or None,
+        voter=response.voter,
     )

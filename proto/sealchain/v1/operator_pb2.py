@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from proto.sealchain.v1 import common_pb2 as proto_dot_sealchain_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!proto/sealchain/v1/operator.proto\x12\x0csealchain.v1\x1a\x1fproto/sealchain/v1/common.proto\"\x13\n\x11NodeStatusRequest\"\xc0\x01\n\x12NodeStatusResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0c\n\x04term\x18\x03 \x01(\x04\x12\"\n\x06\x63ommit\x18\x04 \x01(\x0b\x32\x12.sealchain.v1.TxId\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x16\n\x0eservice_status\x18\x06 \x01(\t\x12 \n\x04last\x18\x07 \x01(\x0b\x32\x12.sealchain.v1.TxId\x12\x0f\n\x07primary\x18\x08 \x01(\t\"\x10\n\x0eMetricsRequest\"*\n\x0fMetricsResponse\x12\x17\n\x0fprometheus_text\x18\x01 \x01(\t2\xa3\x01\n\x08Operator\x12O\n\nNodeStatus\x12\x1f.sealchain.v1.NodeStatusRequest\x1a .sealchain.v1.NodeStatusResponse\x12\x46\n\x07Metrics\x12\x1c.sealchain.v1.MetricsRequest\x1a\x1d.sealchain.v1.MetricsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!proto/sealchain/v1/operator.proto\x12\x0csealchain.v1\x1a\x1fproto/sealchain/v1/common.proto\"\x13\n\x11NodeStatusRequest\"\xcf\x01\n\x12NodeStatusResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0c\n\x04term\x18\x03 \x01(\x04\x12\"\n\x06\x63ommit\x18\x04 \x01(\x0b\x32\x12.sealchain.v1.TxId\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x16\n\x0eservice_status\x18\x06 \x01(\t\x12 \n\x04last\x18\x07 \x01(\x0b\x32\x12.sealchain.v1.TxId\x12\x0f\n\x07primary\x18\x08 \x01(\t\x12\r\n\x05voter\x18\t \x01(\x08\"\x10\n\x0eMetricsRequest\"*\n\x0fMetricsResponse\x12\x17\n\x0fprometheus_text\x18\x01 \x01(\t2\xa3\x01\n\x08Operator\x12O\n\nNodeStatus\x12\x1f.sealchain.v1.NodeStatusRequest\x1a .sealchain.v1.NodeStatusResponse\x12\x46\n\x07Metrics\x12\x1c.sealchain.v1.MetricsRequest\x1a\x1d.sealchain.v1.MetricsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,11 +35,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_NODESTATUSREQUEST']._serialized_start=84
   _globals['_NODESTATUSREQUEST']._serialized_end=103
   _globals['_NODESTATUSRESPONSE']._serialized_start=106
-  _globals['_NODESTATUSRESPONSE']._serialized_end=298
-  _globals['_METRICSREQUEST']._serialized_start=300
-  _globals['_METRICSREQUEST']._serialized_end=316
-  _globals['_METRICSRESPONSE']._serialized_start=318
-  _globals['_METRICSRESPONSE']._serialized_end=360
-  _globals['_OPERATOR']._serialized_start=363
-  _globals['_OPERATOR']._serialized_end=526
+  _globals['_NODESTATUSRESPONSE']._serialized_end=313
+  _globals['_METRICSREQUEST']._serialized_start=315
+  _globals['_METRICSREQUEST']._serialized_end=331
+  _globals['_METRICSRESPONSE']._serialized_start=333
+  _globals['_METRICSRESPONSE']._serialized_end=375
+  _globals['_OPERATOR']._serialized_start=378
+  _globals['_OPERATOR']._serialized_end=541
 # @@protoc_insertion_point(module_scope)

@@ -11,7 +11,7 @@ class NodeStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class NodeStatusResponse(_message.Message):
-    __slots__ = ("node_id", "role", "term", "commit", "status", "service_status", "last", "primary")
+    __slots__ = ("node_id", "role", "term", "commit", "status", "service_status", "last", "primary", "voter")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     TERM_FIELD_NUMBER: _ClassVar[int]
@@ -20,6 +20,7 @@ class NodeStatusResponse(_message.Message):
     SERVICE_STATUS_FIELD_NUMBER: _ClassVar[int]
     LAST_FIELD_NUMBER: _ClassVar[int]
     PRIMARY_FIELD_NUMBER: _ClassVar[int]
+    VOTER_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     role: str
     term: int
@@ -28,7 +29,8 @@ class NodeStatusResponse(_message.Message):
     service_status: str
     last: _common_pb2.TxId
     primary: str
-    def __init__(self, node_id: _Optional[str] = ..., role: _Optional[str] = ..., term: _Optional[int] = ..., commit: _Optional[_Union[_common_pb2.TxId, _Mapping]] = ..., status: _Optional[str] = ..., service_status: _Optional[str] = ..., last: _Optional[_Union[_common_pb2.TxId, _Mapping]] = ..., primary: _Optional[str] = ...) -> None: ...
+    voter: bool
+    def __init__(self, node_id: _Optional[str] = ..., role: _Optional[str] = ..., term: _Optional[int] = ..., commit: _Optional[_Union[_common_pb2.TxId, _Mapping]] = ..., status: _Optional[str] = ..., service_status: _Optional[str] = ..., last: _Optional[_Union[_common_pb2.TxId, _Mapping]] = ..., primary: _Optional[str] = ..., voter: _Optional[bool] = ...) -> None: ...
 
 class MetricsRequest(_message.Message):
     __slots__ = ()

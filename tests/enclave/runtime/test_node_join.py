@@ -229,3 +229,27 @@ def test_the_allow_list_is_per_platform() -> None:
     assert isinstance(join_answer(service, vbs_request(MEASUREMENT)), join_wire.JoinPending)
     other = join_answer(service, request_from(2, measurement=OTHER_MEASUREMENT, seed=6))
     assert isinstance(other, join_wire.JoinRejected)
+
+
+def test_a_joiner_reports_itself_a_voter_only_once_its_promotion_commits() -> None:
+    simulation = Simulation(12, NO_FAULTS)
+    simulation.give(0, m.StartNetwork(simulation.now_ms, addresses(0), (), (), SETTINGS))
+    simulation.step()
+    service_cert = simulation.hosts[0].service_cert_pem
+    assert service_cert is not None
+    simulation.give(
+        1, m.JoinNetwork(simulation.now_ms, addresses(1), addresses(0).peer, service_cert, SETTINGS)
+    )
+    seen: list[tuple[m.LifecycleState, bool]] = []
+
+    def reported() -> tuple[m.LifecycleState, bool]:
+        simulation.give(1, m.NodeStatusQuery(len(seen)))
+        report = simulation.hosts[1].statuses[-1]
+        seen.append((report.state, report.voter))
+        return seen[-1]
+
+    simulation.run_until(lambda: reported() == (m.LifecycleState.TRUSTED, True), 300, "node 1 voting")
+    # Trusted (a learner) first, then a voter once the promotion committed, which node 0 knows by then.
+    assert (m.LifecycleState.TRUSTED, False) in seen
+    node0 = simulation.running(0).rep.raft
+    assert simulation.running(1).rep.raft.id in node0.log.configuration_at(node0.commit_index).voters
