@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import grpc
 
+from enclave.ledger.entry import decode_entry
+from enclave.ledger.reading import ledger_chunks, read_entries
+from enclave.ledger.tables import SIGNATURES, TREE
+from enclave.runtime.service_maps import ELECTION
 from node.rpc.tls import channel_credentials
 from tests.integration.cluster import Cluster
 
@@ -68,3 +73,23 @@ def quiet_last_seqno(cluster: Cluster, name: str = "node0") -> int:
     at once if the node's process has exited."""
     report = cluster.wait_until(name, "everything committed", lambda r: r.last == r.commit)
     return report.last.seqno
+
+
+# What consensus writes on its own: a slow machine may see an election (and its signature) during a test.
+_CONSENSUS_MAPS = frozenset({SIGNATURES, TREE, ELECTION})
+
+
+def writes_after(cluster: Cluster, seqno: int, name: str = "node0") -> list[int]:
+    """The seqnos after `seqno` in the node's ledger (once everything it holds is committed) whose entry
+    writes anything but consensus's own signatures and elections: what no refused request may cause."""
+    quiet_last_seqno(cluster, name)
+    directory = cluster.ledger_dir(name)
+    entries = read_entries(
+        ledger_chunks(os.listdir(directory)), lambda chunk: (directory / chunk).read_bytes()
+    )
+    decoded = (decode_entry(entry.raw) for entry in entries if entry.seqno > seqno)
+    return [
+        entry.txid.seqno
+        for entry in decoded
+        if entry.private_domain_size > 0 or not _CONSENSUS_MAPS.issuperset(entry.public_maps)
+    ]
