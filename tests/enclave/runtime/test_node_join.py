@@ -135,7 +135,8 @@ def test_a_node_joining_an_open_service_is_pending_until_trusted() -> None:
     assert isinstance(join_answer(service, request_from(1)), join_wire.JoinAccepted)
 
 
-def test_a_join_sent_to_a_follower_is_forwarded_to_the_primary() -> None:
+def genesis_and_joining_node1() -> tuple[Simulation, str]:
+    """Node 0 starts a network and node 1 asks it to join; the simulation and the service certificate."""
     simulation = Simulation(12, NO_FAULTS)
     simulation.give(0, m.StartNetwork(simulation.now_ms, addresses(0), (), (), SETTINGS))
     simulation.step()
@@ -144,6 +145,11 @@ def test_a_join_sent_to_a_follower_is_forwarded_to_the_primary() -> None:
     simulation.give(
         1, m.JoinNetwork(simulation.now_ms, addresses(1), addresses(0).peer, service_cert, SETTINGS)
     )
+    return simulation, service_cert
+
+
+def test_a_join_sent_to_a_follower_is_forwarded_to_the_primary() -> None:
+    simulation, service_cert = genesis_and_joining_node1()
     simulation.run_until(lambda: simulation.voters() == 2, 300, "node 1 voting")
     assert simulation.leader() == 0
     simulation.give(
@@ -232,14 +238,7 @@ def test_the_allow_list_is_per_platform() -> None:
 
 
 def test_a_joiner_reports_itself_a_voter_only_once_its_promotion_commits() -> None:
-    simulation = Simulation(12, NO_FAULTS)
-    simulation.give(0, m.StartNetwork(simulation.now_ms, addresses(0), (), (), SETTINGS))
-    simulation.step()
-    service_cert = simulation.hosts[0].service_cert_pem
-    assert service_cert is not None
-    simulation.give(
-        1, m.JoinNetwork(simulation.now_ms, addresses(1), addresses(0).peer, service_cert, SETTINGS)
-    )
+    simulation, _ = genesis_and_joining_node1()
     seen: list[tuple[m.LifecycleState, bool]] = []
 
     def reported() -> tuple[m.LifecycleState, bool]:
