@@ -101,18 +101,26 @@ def plan_group_commit(effects: Iterable[m.Effect]) -> GroupCommitPlan:
     return GroupCommitPlan(tuple(at_once), flushed, tuple(after_fsync))
 
 
-def batch_client_requests(inputs: Sequence[m.HostInput]) -> list[m.HostInput]:
+def batch_inputs(inputs: Sequence[m.HostInput]) -> list[m.HostInput]:
     """DESIGN.md section 9: the client requests of a group go to the enclave as one batch (one proposal,
-    so one AppendEntries per follower and one signature window), where the first of them was queued;
-    every other input keeps its place. Moving a request ahead of inputs queued before it is safe: they
-    arrived concurrently, and nothing in the group can depend on it, since no answer leaves the node
-    before the group's effects are carried out."""
-    requests = tuple(message for message in inputs if isinstance(message, m.ClientRequest))
-    if len(requests) < 2:
+    so one AppendEntries per follower and one signature window), and so do its peer frames (one Raft
+    round for all, and one proposal for the writes forwarded in them), each batch where the first of
+    its inputs was queued; every other input keeps its place. Moving an input ahead of inputs queued
+    before it is safe: they arrived concurrently, and nothing in the group can depend on it, since no
+    answer leaves the node before the group's effects are carried out. Frames keep their order."""
+    batched = _batched(inputs, m.ClientRequest, m.ClientRequestBatch)
+    return _batched(batched, m.PeerMessage, m.PeerMessageBatch)
+
+
+def _batched(
+    inputs: Sequence[m.HostInput], kind: type[Any], batch: Callable[[tuple[Any, ...]], m.HostInput]
+) -> list[m.HostInput]:
+    members = tuple(message for message in inputs if isinstance(message, kind))
+    if len(members) < 2:
         return list(inputs)
-    first = next(i for i, message in enumerate(inputs) if isinstance(message, m.ClientRequest))
-    others = [message for message in inputs[first:] if not isinstance(message, m.ClientRequest)]
-    return [*inputs[:first], m.ClientRequestBatch(requests), *others]
+    first = next(i for i, message in enumerate(inputs) if isinstance(message, kind))
+    others = [message for message in inputs[first:] if not isinstance(message, kind)]
+    return [*inputs[:first], batch(members), *others]
 
 
 class Boundary(Protocol):
@@ -364,12 +372,12 @@ class Host:
                     return
 
     async def _handle_group(self) -> None:
-        """The inputs queued now go to the enclave (`batch_client_requests`), then their effects are
+        """The inputs queued now go to the enclave (`batch_inputs`), then their effects are
         carried out as `plan_group_commit` orders them. The fsync runs on a worker thread, so the event
         loop keeps receiving (and queueing) requests while the disk syncs."""
         queued = [self._queue.popleft() for _ in range(len(self._queue))]
         effects: list[m.Effect] = []
-        for message in batch_client_requests(queued):
+        for message in batch_inputs(queued):
             try:
                 effects += self._enclave_effects(message)
             except Exception as error:

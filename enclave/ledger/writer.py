@@ -9,13 +9,14 @@ same tree and can sign and serve receipts once it leads.
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 from dataclasses import dataclass
 
 from enclave.crypto.certs import certificate_public_key, load_certificate_pem
 from enclave.crypto.identity import NodeIdentity
 from enclave.crypto.ids import NodeId
-from enclave.crypto.keys import sign_digest, verify_digest
+from enclave.crypto.keys import PublicKey, sign_digest, verify_digest
 from enclave.kv.write_set import MapWrites, WriteSet
 from enclave.ledger.entry import NO_CLAIMS, LedgerEntry, decode_entry, encode_entry
 from enclave.ledger.ledger_secrets import LedgerSecrets
@@ -250,8 +251,7 @@ class LedgerWriter:
         cert_pem = self._node_certs.get(signature.node)
         if signature.txid != txid or signature.root != self._tree.root() or cert_pem is None:
             raise LedgerWriterError(f"signature at {txid} does not sign this ledger's tree")
-        node_key = certificate_public_key(load_certificate_pem(cert_pem.encode()))
-        if not verify_digest(node_key, signature.root, signature.sig):
+        if not verify_digest(_node_key(cert_pem), signature.root, signature.sig):
             raise LedgerWriterError(f"signature at {txid} does not verify")
 
     def _record_signature(self, signature: PrimarySignature) -> None:
@@ -262,3 +262,10 @@ class LedgerWriter:
         if certs is not None:
             for key, pem in certs.writes.items():
                 self._node_certs[NodeId(key.decode())] = pem.decode()
+
+
+# Every replicated signature is checked against its node's key: parse each certificate once, not per
+# signature (keyed by the PEM itself, so a node's renewed certificate is simply another entry).
+@functools.lru_cache(maxsize=64)
+def _node_key(cert_pem: str) -> PublicKey:
+    return certificate_public_key(load_certificate_pem(cert_pem.encode()))

@@ -123,6 +123,10 @@ class Enclave:
                 if self._node is None:
                     raise WrongLifecycleState(f"a peer frame while {self.state.value}")
                 return self._node.peer_message(message.from_node_id, message.frame)
+            case m.PeerMessageBatch():
+                if self._node is None:
+                    raise WrongLifecycleState(f"peer frames while {self.state.value}")
+                return self._node.peer_messages(message.messages)
             case _:
                 assert_never(message)
 

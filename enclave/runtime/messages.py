@@ -400,6 +400,15 @@ class PeerMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class PeerMessageBatch:
+    """Peer frames that arrived together (DESIGN.md section 9): Raft runs once for all of them, so the
+    forwarded writes among them become one proposal and one AppendEntries per follower, and the Raft
+    messages one round of answers. A frame the channel refuses is logged and the others still count."""
+
+    messages: tuple[PeerMessage, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ClientRequest:
     """A user's call; `caller_cert_der` is the client certificate of the mTLS connection."""
 
@@ -430,6 +439,7 @@ HostInput = (
     | Restart
     | Tick
     | PeerMessage
+    | PeerMessageBatch
     | ClientRequest
     | ClientRequestBatch
     | NodeStatusQuery

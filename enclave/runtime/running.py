@@ -152,10 +152,32 @@ class RunningNode:
 
     def peer_message(self, sender: str, frame: bytes) -> list[m.Effect]:
         """Raises `PeerRejected` (nothing changed) for a frame the channel refuses."""
+        writes: list[_Request] = []
+        effects = self._received_frame(sender, frame, writes)
+        return effects + self._execute_writes(writes) + self.drain()
+
+    def peer_messages(self, messages: tuple[m.PeerMessage, ...]) -> list[m.Effect]:
+        """Frames that arrived together: their forwarded writes run as one batch after every frame is
+        taken, then one drain. A frame the channel refuses is logged and changes nothing."""
+        effects: list[m.Effect] = []
+        writes: list[_Request] = []
+        for message in messages:
+            try:
+                effects += self._received_frame(message.from_node_id, message.frame, writes)
+            except PeerRejected as rejected:
+                effects.append(m.Log(m.LogLevel.WARNING, f"refused a peer frame: {rejected}"))
+        if writes:
+            # What the frames appended (a new leader's election entry) reaches the writer and the KV
+            # before anything is executed on them.
+            effects += self.drain()
+        return effects + self._execute_writes(writes) + self.drain()
+
+    def _received_frame(self, sender: str, frame: bytes, writes: list[_Request]) -> list[m.Effect]:
+        """Takes one frame; the forwarded writes it carries join `writes`, executed by the caller."""
         effects, received = self.peers.receive(sender, frame)
         for item in received:
-            effects += self._on_received(item)
-        return effects + self.drain()
+            effects += self._on_received(item, writes)
+        return effects
 
     def client_requests(self, requests: list[m.ClientRequest]) -> list[m.Effect]:
         effects: list[m.Effect] = []
@@ -274,7 +296,14 @@ class RunningNode:
 
     def _execute_writes(self, batch: list[_Request]) -> list[m.Effect]:
         """CCF: execute on the primary's KV, append to the ledger; one Raft proposal for the batch.
-        A governance request is answered once committed, like a write waiting for commit."""
+        A governance request is answered once committed, like a write waiting for commit. Writes taken
+        while this node could propose but executed after other frames (`peer_messages`) may find it no
+        longer primary: they are refused unexecuted, and the caller retries."""
+        if not batch:
+            return []
+        if not self.rep.can_propose():
+            error = m.CallError(m.ErrorCode.NO_PRIMARY, "this node stopped being the primary; retry")
+            return [effect for request in batch for effect in self._forwarder.reply(request.reply_to, error)]
         effects: list[m.Effect] = []
         appended = []
         for request in batch:
@@ -341,7 +370,7 @@ class RunningNode:
         leader = self.rep.raft.leader
         return None if leader is None or leader == self.rep.raft.id else NodeId(leader)
 
-    def _on_received(self, item: Received) -> list[m.Effect]:
+    def _on_received(self, item: Received, writes: list[_Request]) -> list[m.Effect]:
         if item.kind is PayloadKind.RAFT:
             message = peer_wire.decode_raft(item.payload)
             if message.src != str(item.peer) or message.dst != self.rep.raft.id:
@@ -358,10 +387,8 @@ class RunningNode:
         forward = peer_wire.decode_forward(item.payload)
         match forward:
             case ForwardCall():
-                batch: list[_Request] = []
                 reply_to = Forwarded(item.peer, forward.forward_id)
-                effects = self._client_call(reply_to, forward.caller_cert_der, forward.call, batch)
-                return effects + self._execute_writes(batch)
+                return self._client_call(reply_to, forward.caller_cert_der, forward.call, writes)
             case ForwardJoin():
                 return self._join(Forwarded(item.peer, forward.forward_id), forward.request)
             case ForwardedResult() | ForwardedJoinResponse():

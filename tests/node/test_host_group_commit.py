@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from enclave.runtime import messages as m
-from node.host import batch_client_requests, plan_group_commit
+from node.host import batch_inputs, plan_group_commit
 
 STORAGE = (m.AppendLedger, m.TruncateLedger, m.SnapshotInstalled, m.PersistRaftState)
 
@@ -90,20 +90,21 @@ def request(request_id: int) -> m.ClientRequest:
     return m.ClientRequest(request_id, b"caller", m.Put("records", b"k%d" % request_id, b"v"))
 
 
-def test_the_client_requests_of_a_group_become_one_batch_where_the_first_was_queued() -> None:
-    tick, ack, status = m.Tick(1000), m.PeerMessage("n1", b"ack"), m.NodeStatusQuery(9)
-    group: list[m.HostInput] = [tick, request(1), ack, request(2), status, request(3)]
+def test_the_client_requests_and_the_peer_frames_of_a_group_each_become_one_batch_in_order() -> None:
+    tick, status = m.Tick(1000), m.NodeStatusQuery(9)
+    ack1, ack2 = m.PeerMessage("n1", b"ack"), m.PeerMessage("n2", b"ack")
+    group: list[m.HostInput] = [tick, request(1), ack1, request(2), status, ack2, request(3)]
 
-    assert batch_client_requests(group) == [
+    assert batch_inputs(group) == [
         tick,
         m.ClientRequestBatch((request(1), request(2), request(3))),
-        ack,
+        m.PeerMessageBatch((ack1, ack2)),
         status,
     ]
 
 
-def test_a_lone_request_and_a_group_without_requests_are_left_as_they_are() -> None:
+def test_a_lone_request_a_lone_frame_and_an_empty_group_are_left_as_they_are() -> None:
     tick, ack = m.Tick(1000), m.PeerMessage("n1", b"ack")
-    assert batch_client_requests([tick, request(1), ack]) == [tick, request(1), ack]
-    assert batch_client_requests([tick, ack]) == [tick, ack]
-    assert batch_client_requests([]) == []
+    assert batch_inputs([tick, request(1), ack]) == [tick, request(1), ack]
+    assert batch_inputs([tick, ack]) == [tick, ack]
+    assert batch_inputs([]) == []

@@ -163,7 +163,10 @@ class Simulation:
     def _deliver(self) -> None:
         due = [p for p in self.in_flight if p.deliver_at <= self.step_no]
         self.in_flight = [p for p in self.in_flight if p.deliver_at > self.step_no]
-        self.rng.shuffle(due)
+        if self.faulty:  # a link delivers in order: only faults reorder
+            self.rng.shuffle(due)
+        # Half the steps hand each node its frames as one batch, as a busy host does (node/host.py).
+        batches: dict[int, list[m.PeerMessage]] | None = {} if self.rng.random() < 0.5 else None
         for packet in due:
             host = self.hosts[packet.dst]
             if not host.up or (
@@ -172,7 +175,11 @@ class Simulation:
                 continue
             match packet.effect:
                 case m.SendToPeer():
-                    self.give(packet.dst, m.PeerMessage(self.node_ids[packet.src], packet.effect.frame))
+                    message = m.PeerMessage(self.node_ids[packet.src], packet.effect.frame)
+                    if batches is None:
+                        self.give(packet.dst, message)
+                    else:
+                        batches.setdefault(packet.dst, []).append(message)
                 case m.SendJoinRequest():
                     request_id = self._request_id()
                     self.join_requests[request_id] = packet.src
@@ -181,6 +188,9 @@ class Simulation:
                     self.give(packet.dst, m.JoinResponseReceived(packet.effect.response))
             if self.hosts[packet.dst].up and len(self.node_ids) < 3:
                 self._learn_node_ids()
+        for index, messages in (batches or {}).items():
+            if self.hosts[index].up:
+                self.give(index, m.PeerMessageBatch(tuple(messages)) if len(messages) > 1 else messages[0])
 
     def _request_id(self) -> int:
         self.next_request_id += 1

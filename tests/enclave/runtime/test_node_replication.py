@@ -63,3 +63,44 @@ def test_linearizable_reads_on_the_primary_and_through_a_follower() -> None:
     scan = simulation.hosts[follower].answers[803]
     assert isinstance(scan, m.ScanResult)
     assert m.KeyValue(b"read-me", b"value") in scan.items
+
+
+def test_writes_forwarded_together_become_one_proposal_and_a_refused_frame_among_them_changes_nothing() -> (
+    None
+):
+    simulation = three_nodes()
+    leader = simulation.leader()
+    assert leader is not None
+    followers = [i for i in range(3) if i != leader]
+    request_ids = []
+    already_in_flight = list(simulation.in_flight)
+    for follower in followers:
+        for n in range(3):
+            request_ids.append((follower, 700 + 10 * follower + n))
+            simulation.give(follower, put(b"batched-%d" % request_ids[-1][1], request_ids[-1][1]))
+    to_leader = [p for p in simulation.in_flight if p.dst == leader and p not in already_in_flight]
+    simulation.in_flight = [p for p in simulation.in_flight if p not in to_leader]
+    frames = [
+        m.PeerMessage(simulation.node_ids[p.src], p.effect.frame)
+        for p in to_leader
+        if isinstance(p.effect, m.SendToPeer)
+    ]
+    assert len(frames) == 6
+    garbage = m.PeerMessage(simulation.node_ids[followers[0]], b"\x01\x02not a channel frame")
+
+    effects = simulation.give(leader, m.PeerMessageBatch((*frames[:3], garbage, *frames[3:])))
+
+    assert any(isinstance(e, m.Log) and "refused a peer frame" in e.text for e in effects)
+    for follower in followers:
+        sent = [
+            e for e in effects if isinstance(e, m.SendToPeer) and e.node_id == simulation.node_ids[follower]
+        ]
+        # The six writes' entries, then the signature after them: not one AppendEntries per write.
+        assert 1 <= len(sent) <= 2, len(sent)
+    simulation.run_until(
+        lambda: all(rid in simulation.hosts[f].answers for f, rid in request_ids), 100, "every answer"
+    )
+    results = [simulation.hosts[f].answers[rid] for f, rid in request_ids]
+    assert all(isinstance(r, m.WriteResult) and r.status is m.TxStatus.COMMITTED for r in results)
+    seqnos = sorted(r.txid.seqno for r in results if isinstance(r, m.WriteResult))
+    assert seqnos == list(range(seqnos[0], seqnos[0] + 6))
