@@ -165,7 +165,9 @@ class RunningNode:
             try:
                 effects += self._received_frame(message.from_node_id, message.frame, writes)
             except PeerRejected as rejected:
-                effects.append(m.Log(m.LogLevel.WARNING, f"refused a peer frame: {rejected}"))
+                # Worded as `Enclave.handle` words a refused PeerMessage on its own.
+                text = f"refused PeerMessage: {type(rejected).__name__}: {rejected}"
+                effects.append(m.Log(m.LogLevel.WARNING, text))
         if writes:
             # What the frames appended (a new leader's election entry) reaches the writer and the KV
             # before anything is executed on them.

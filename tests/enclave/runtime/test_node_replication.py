@@ -90,7 +90,7 @@ def test_writes_forwarded_together_become_one_proposal_and_a_refused_frame_among
 
     effects = simulation.give(leader, m.PeerMessageBatch((*frames[:3], garbage, *frames[3:])))
 
-    assert any(isinstance(e, m.Log) and "refused a peer frame" in e.text for e in effects)
+    assert any(isinstance(e, m.Log) and "refused PeerMessage" in e.text for e in effects)
     for follower in followers:
         sent = [
             e for e in effects if isinstance(e, m.SendToPeer) and e.node_id == simulation.node_ids[follower]
