@@ -1,8 +1,9 @@
 """A node that is part of the network: Raft, ledger and KV (replication.py), channels (peers.py), client
 and governance calls, forwarding, and the service side of joins.
 
-Every handler ends with `_drain`, which runs Raft's Ready loop, answers what committed or was truncated,
-and serves linearizable reads; between a proposal and its drain nothing else steps Raft.
+Every handler ends with `_drain`, which asks one read index for the linearizable reads taken since the last
+drain, runs Raft's Ready loop, answers what committed or was truncated, and serves the reads whose index
+is confirmed; between a proposal and its drain nothing else steps Raft.
 
 Removal (CCF: a removed node becomes Retired): governance's `remove_node` records the node Retired; once
 that commits
@@ -89,8 +90,10 @@ class _Request:
 
 
 @dataclass(slots=True)
-class _PendingRead:
-    request: _Request
+class _PendingReads:
+    """Linearizable reads waiting for one read-index round (its context is their key in `_reads`)."""
+
+    requests: list[_Request]
     age: int = 0
 
 
@@ -118,7 +121,9 @@ class RunningNode:
         self._now_ms = now_ms
         self.peers = Peers(secrets.node, secrets.service.cert, random_bytes, settings.channel_retry_ticks)
         self._waiters: dict[int, list[CommitWaiter]] = defaultdict(list)
-        self._reads: dict[bytes, _PendingRead] = {}
+        self._reads: dict[bytes, _PendingReads] = {}
+        # Linearizable reads taken since the last drain: the drain asks one read index for all of them.
+        self._reads_to_index: list[_Request] = []
         self._known_peers: tuple[m.PeerAddress, ...] | None = None
         self._client_certs: tuple[str, ...] | None = None
         # Nodes whose removal committed (Retired is final, so this only grows).
@@ -257,8 +262,23 @@ class RunningNode:
         if not reads:
             batch.append(request)
             return []
+        self._reads_to_index.append(request)
+        return []
+
+    def _index_reads(self) -> list[m.Effect]:
+        """One read-index round for the reads taken since the last drain (etcd's batching of ReadIndex):
+        the index is taken after every one of them arrived, so serving them at or after it is
+        linearizable for each. A node that stopped leading meanwhile refuses them, unread."""
+        requests, self._reads_to_index = self._reads_to_index, []
+        if not requests:
+            return []
+        if not self.rep.can_propose():
+            error = m.CallError(m.ErrorCode.NO_PRIMARY, "this node stopped being the primary; retry")
+            return [
+                effect for request in requests for effect in self._forwarder.reply(request.reply_to, error)
+            ]
         context = self._forwarder.new_id().to_bytes(8, "big")
-        self._reads[context] = _PendingRead(request)
+        self._reads[context] = _PendingReads(requests)
         self.rep.raft.read_index(context)
         return []
 
@@ -399,13 +419,13 @@ class RunningNode:
     def _expire(self) -> list[m.Effect]:
         """Forwards and reads unanswered for too long (the primary changed or the messages were lost)."""
         effects = self._forwarder.expire()
-        for context, read_ in list(self._reads.items()):
-            read_.age += 1
-            if read_.age >= self._timeout_ticks:
+        lost = m.CallError(m.ErrorCode.NO_PRIMARY, "leadership lost; retry")
+        for context, reads in list(self._reads.items()):
+            reads.age += 1
+            if reads.age >= self._timeout_ticks:
                 del self._reads[context]
-                effects += self._forwarder.reply(
-                    read_.request.reply_to, m.CallError(m.ErrorCode.NO_PRIMARY, "leadership lost; retry")
-                )
+                for request in reads.requests:
+                    effects += self._forwarder.reply(request.reply_to, lost)
         return effects
 
     # -- joins (service side) ----------------------------------------------------------------------
@@ -540,8 +560,9 @@ class RunningNode:
         return self.peers.send(NodeId(message.dst), PayloadKind.RAFT, peer_wire.encode(message))
 
     def drain(self) -> list[m.Effect]:
+        refused = self._index_reads()
         outcome = self.rep.drain(self._send_raft, self._now_ms)
-        effects = outcome.effects
+        effects = refused + outcome.effects
         if outcome.truncated_to is not None:
             effects += self._answer_truncated(outcome.truncated_to)
         if outcome.committed_to is not None:
@@ -553,8 +574,8 @@ class RunningNode:
             effects += self._answer_committed(max(self._waiters))
         for read_state in outcome.read_states:
             pending = self._reads.pop(read_state.context, None)
-            if pending is not None:
-                effects += self._forwarder.reply(pending.request.reply_to, self._serve_read(pending.request))
+            for request in pending.requests if pending is not None else ():
+                effects += self._forwarder.reply(request.reply_to, self._serve_read(request))
         if outcome.nodes_changed or outcome.committed_to is not None or outcome.truncated_to is not None:
             effects += self.peer_addresses()
         if outcome.committed_to is not None or outcome.truncated_to is not None:

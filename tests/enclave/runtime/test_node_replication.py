@@ -104,3 +104,25 @@ def test_writes_forwarded_together_become_one_proposal_and_a_refused_frame_among
     assert all(isinstance(r, m.WriteResult) and r.status is m.TxStatus.COMMITTED for r in results)
     seqnos = sorted(r.txid.seqno for r in results if isinstance(r, m.WriteResult))
     assert seqnos == list(range(seqnos[0], seqnos[0] + 6))
+
+
+def test_linearizable_reads_that_arrive_together_share_one_read_index_round() -> None:
+    simulation = three_nodes()
+    leader = simulation.leader()
+    assert leader is not None
+    simulation.give(leader, put(b"read-together", 900))
+    simulation.run_until(lambda: 900 in simulation.hosts[leader].answers, 100, "the write")
+    user = provisioned().user_cert_der
+    reads = tuple(m.ClientRequest(901 + n, user, m.Get(MAP, b"read-together")) for n in range(5))
+
+    effects = simulation.give(leader, m.ClientRequestBatch(reads))
+
+    # One heartbeat round carries the read index: one frame to each follower, not one per read.
+    sent = [e.node_id for e in effects if isinstance(e, m.SendToPeer)]
+    assert sorted(sent) == sorted(simulation.node_ids[i] for i in range(3) if i != leader)
+    answers = simulation.hosts[leader].answers
+    simulation.run_until(lambda: all(r.request_id in answers for r in reads), 100, "the reads")
+    values = [
+        answer.value for answer in (answers[r.request_id] for r in reads) if isinstance(answer, m.GetResult)
+    ]
+    assert values == [b"value"] * len(reads)
