@@ -5,6 +5,10 @@ channel to the primary and remembers who asked; the primary answers over the sam
 answers its client or joiner. An answer that does not come within `timeout_ticks` ticks (the primary
 changed, or the frames were lost) becomes a retryable error: the request may or may not have executed.
 
+Calls and their answers wait for the end of the input that made them (`flush`, at the end of every drain)
+and go to each peer in one frame (DESIGN.md section 9): a follower forwards a batch of client requests,
+and the primary answers the writes one commit completed, one frame per follower. Joins go at once.
+
 Forward ids never repeat across restarts: the primary may answer a forward long after it was made (when
 the write commits), and a restarted node that counted from zero again would take that answer for one of
 its new forwards and tell a client another transaction's id. Each run of the node therefore counts from
@@ -20,6 +24,7 @@ from enclave.platform.api import RandomBytes
 from enclave.runtime import join_wire, peer_wire
 from enclave.runtime import messages as m
 from enclave.runtime.peer_wire import (
+    ForwardBatch,
     ForwardCall,
     ForwardedJoinResponse,
     ForwardedResult,
@@ -43,12 +48,14 @@ def pending_join(reason: str) -> bytes:
 
 
 class Forwarder:
-    __slots__ = ("_next_id", "_peers", "_pending", "_timeout_ticks")
+    __slots__ = ("_next_id", "_outgoing", "_peers", "_pending", "_timeout_ticks")
 
     def __init__(self, peers: Peers, timeout_ticks: int, random_bytes: RandomBytes) -> None:
         self._peers = peers
         self._timeout_ticks = timeout_ticks
         self._pending: dict[int, _PendingForward] = {}
+        # Calls and answers to send at the next `flush`, by peer, in order.
+        self._outgoing: dict[NodeId, list[ForwardCall | ForwardedResult]] = {}
         self._next_id = int.from_bytes(random_bytes(8), "big") >> 2
 
     def new_id(self) -> int:
@@ -61,8 +68,10 @@ class Forwarder:
         """`leader` None: none known (or the request was already forwarded once): a retryable error."""
         if leader is None or isinstance(reply_to, Forwarded):
             return self.reply(reply_to, m.CallError(m.ErrorCode.NO_PRIMARY, NO_PRIMARY))
-        forward_id = self._remember(reply_to)
-        return self._send(leader, ForwardCall(forward_id, caller_cert_der, call))
+        self._outgoing.setdefault(leader, []).append(
+            ForwardCall(self._remember(reply_to), caller_cert_der, call)
+        )
+        return []
 
     def forward_join(self, leader: NodeId | None, reply_to: ReplyTo, request: bytes) -> list[m.Effect]:
         if leader is None or isinstance(reply_to, Forwarded):
@@ -83,7 +92,10 @@ class Forwarder:
             case LocalClient():
                 return [m.RespondToClient(reply_to.request_id, result)]
             case Forwarded():
-                return self._send(reply_to.peer, ForwardedResult(reply_to.forward_id, result))
+                self._outgoing.setdefault(reply_to.peer, []).append(
+                    ForwardedResult(reply_to.forward_id, result)
+                )
+                return []
             case LocalJoin():
                 raise AssertionError("a join request answered with a call result")
 
@@ -109,6 +121,14 @@ class Forwarder:
             else:
                 error = m.CallError(m.ErrorCode.OUTCOME_UNKNOWN, reason)
                 effects += self.reply(pending.reply_to, error)
+        return effects
+
+    def flush(self) -> list[m.Effect]:
+        """The calls and answers queued since the last flush: one frame per peer."""
+        effects: list[m.Effect] = []
+        for peer, messages in self._outgoing.items():
+            effects += self._send(peer, messages[0] if len(messages) == 1 else ForwardBatch(tuple(messages)))
+        self._outgoing.clear()
         return effects
 
     def _remember(self, reply_to: ReplyTo) -> int:

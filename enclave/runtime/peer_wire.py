@@ -71,7 +71,16 @@ class ForwardedJoinResponse:
     response: bytes
 
 
-ForwardMessage = ForwardCall | ForwardedResult | ForwardJoin | ForwardedJoinResponse
+@dataclass(frozen=True, slots=True)
+class ForwardBatch:
+    """The calls a follower forwards, or the answers the primary sends back, in one enclave input: one
+    frame for all of them (DESIGN.md section 9)."""
+
+    messages: tuple[ForwardCall | ForwardedResult, ...]
+
+
+OneForward = ForwardCall | ForwardedResult | ForwardJoin | ForwardedJoinResponse
+ForwardMessage = OneForward | ForwardBatch
 
 
 @dataclass(frozen=True, slots=True)

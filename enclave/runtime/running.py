@@ -46,6 +46,7 @@ from enclave.runtime.join import VerifiedJoin, accepted_response, endorse_joiner
 from enclave.runtime.membership import next_membership_change, removed_nodes
 from enclave.runtime.node_secrets import NodeSecrets
 from enclave.runtime.peer_wire import (
+    ForwardBatch,
     ForwardCall,
     ForwardedJoinResponse,
     ForwardedResult,
@@ -407,12 +408,19 @@ class RunningNode:
             self.rep.raft.step(message)
             return []
         forward = peer_wire.decode_forward(item.payload)
+        if isinstance(forward, ForwardBatch):
+            return [e for one in forward.messages for e in self._on_forward(item.peer, one, writes)]
+        return self._on_forward(item.peer, forward, writes)
+
+    def _on_forward(
+        self, peer: NodeId, forward: peer_wire.OneForward, writes: list[_Request]
+    ) -> list[m.Effect]:
         match forward:
             case ForwardCall():
-                reply_to = Forwarded(item.peer, forward.forward_id)
+                reply_to = Forwarded(peer, forward.forward_id)
                 return self._client_call(reply_to, forward.caller_cert_der, forward.call, writes)
             case ForwardJoin():
-                return self._join(Forwarded(item.peer, forward.forward_id), forward.request)
+                return self._join(Forwarded(peer, forward.forward_id), forward.request)
             case ForwardedResult() | ForwardedJoinResponse():
                 return self._forwarder.answered(forward)
 
@@ -580,7 +588,7 @@ class RunningNode:
             effects += self.peer_addresses()
         if outcome.committed_to is not None or outcome.truncated_to is not None:
             effects += self.client_certificates()
-        return effects
+        return effects + self._forwarder.flush()
 
     def _note_removals(self) -> None:
         """After a commit: is this node's retirement committed, and whose removal is?"""

@@ -126,3 +126,20 @@ def test_linearizable_reads_that_arrive_together_share_one_read_index_round() ->
         answer.value for answer in (answers[r.request_id] for r in reads) if isinstance(answer, m.GetResult)
     ]
     assert values == [b"value"] * len(reads)
+
+
+def test_a_followers_batch_of_writes_goes_to_the_primary_in_one_frame() -> None:
+    simulation = three_nodes()
+    leader = simulation.leader()
+    assert leader is not None
+    follower = (leader + 1) % 3
+    requests = tuple(put(b"one-frame-%d" % n, 1000 + n) for n in range(4))
+
+    effects = simulation.give(follower, m.ClientRequestBatch(requests))
+
+    assert [e.node_id for e in effects if isinstance(e, m.SendToPeer)] == [simulation.node_ids[leader]]
+    answers = simulation.hosts[follower].answers
+    simulation.run_until(lambda: all(r.request_id in answers for r in requests), 100, "the answers")
+    results = [answers[r.request_id] for r in requests]
+    assert all(isinstance(r, m.WriteResult) and r.status is m.TxStatus.COMMITTED for r in results)
+    assert len({r.txid.seqno for r in results if isinstance(r, m.WriteResult)}) == len(requests)
