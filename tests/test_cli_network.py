@@ -111,7 +111,7 @@ def test_a_detached_network_comes_up_reports_status_and_goes_down(tmp_path: Path
         )
         (node,) = json.loads(status.stdout)["nodes"]
         assert node["up"] is True
-        assert node["role"] == "leader"
+        assert node["role"] == "leader" and node["voter"] is True
         assert node["status"] == "Trusted"
         assert node["lag"] == 0
         view, seqno = map(int, node["commit"].split("."))

@@ -229,7 +229,8 @@ def commit_lags(reports: Sequence[m.NodeStatusReport | None]) -> list[int | None
 @workspace_option
 @json_option
 def status(workspace_dir: Path | None, json_output: bool) -> None:
-    """Each node's role, term, commit TxID, lag, status and whether it answers.
+    """Each node's role, term, commit TxID, lag, status and whether it answers (in JSON also `voter`:
+    whether the node votes in the configuration it knows committed; a joiner is a learner first).
 
     lag: the primary's commit seqno minus this node's (0 on the primary and on a follower that has
     caught up; in JSON null, in the table "-", when the node or the primary does not answer)."""
@@ -250,6 +251,7 @@ def status(workspace_dir: Path | None, json_output: bool) -> None:
                 "config": record.config,
                 "ledger_dir": record.ledger_dir,
                 "role": report.role if report else None,
+                "voter": report.voter if report else None,
                 "term": report.term if report else None,
                 "commit": f"{report.commit.view}.{report.commit.seqno}" if report else None,
                 "lag": lag,

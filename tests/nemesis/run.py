@@ -31,7 +31,6 @@ CLIENTS = 6
 CALL_TIMEOUT_SECONDS = 5.0
 PROBE_TIMEOUT_SECONDS = 1.0
 CONVERGE_SECONDS = 60.0
-SETUP_MAP = "nemesis.setup"  # not a register: the checker never sees these writes
 REPLAY = "scripts/nemesis --seed {seed} --duration {duration:g} --nodes {nodes}"
 
 
@@ -169,15 +168,8 @@ def _bring_up_behind_proxies(cluster: Cluster, peers: dict[str, Endpoint]) -> No
 
 def _wait_until_a_voter(cluster: Cluster, name: str) -> None:
     """A trusted node first catches up as a learner; the primary promotes it to voter as soon as it has
-    (enclave/runtime/membership.py). So: wait until `name` holds what the primary had committed, then
-    until a write made after that is committed everywhere, which commits the promotion before it."""
-    primary = cluster.status(cluster.primary())
-    assert primary is not None, "the primary does not answer"
-    cluster.wait_commit_at_least(name, primary.commit.seqno)
-    with cluster.client() as client:
-        marker = client.put(SETUP_MAP, name.encode(), b"a voter")
-    for node in cluster.names:
-        cluster.wait_commit_at_least(node, marker.txid.seqno)
+    (enclave/runtime/membership.py)."""
+    cluster.wait_until(name, "the node to vote", lambda report: report.voter)
 
 
 def _faults_under_load(
