@@ -274,14 +274,17 @@ class RunningNode:
         if not requests:
             return []
         if not self.rep.can_propose():
-            error = m.CallError(m.ErrorCode.NO_PRIMARY, "this node stopped being the primary; retry")
-            return [
-                effect for request in requests for effect in self._forwarder.reply(request.reply_to, error)
-            ]
+            return self._refuse_unexecuted(requests)
         context = self._forwarder.new_id().to_bytes(8, "big")
         self._reads[context] = _PendingReads(requests)
         self.rep.raft.read_index(context)
         return []
+
+    def _refuse_unexecuted(self, requests: list[_Request]) -> list[m.Effect]:
+        """Requests taken while this node led, refused because it no longer does: nothing of them ran,
+        so the caller may retry anywhere."""
+        error = m.CallError(m.ErrorCode.NO_PRIMARY, "this node stopped being the primary; retry")
+        return [effect for request in requests for effect in self._forwarder.reply(request.reply_to, error)]
 
     def _serve_read(self, request: _Request) -> m.CallResult:
         """A read of the committed state (after read-index confirmed this node may serve it)."""
@@ -325,8 +328,7 @@ class RunningNode:
         if not batch:
             return []
         if not self.rep.can_propose():
-            error = m.CallError(m.ErrorCode.NO_PRIMARY, "this node stopped being the primary; retry")
-            return [effect for request in batch for effect in self._forwarder.reply(request.reply_to, error)]
+            return self._refuse_unexecuted(batch)
         effects: list[m.Effect] = []
         appended = []
         for request in batch:
