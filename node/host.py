@@ -240,6 +240,7 @@ class Host:
             signature_interval_txs=config.consensus.signature_interval_txs,
             signature_interval_ms=config.consensus.signature_interval_ms,
             snapshot_interval_txs=config.consensus.snapshot_interval_txs,
+            max_inflight_appends=config.consensus.max_inflight_appends,
         )
         sealed_secrets = config.path(config.sealed_secrets)
         if sealed_secrets.exists():

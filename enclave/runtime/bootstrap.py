@@ -80,7 +80,10 @@ class Environment:
 
 def _raft_config(node_id: str, settings: m.ConsensusSettings) -> RaftConfig:
     return RaftConfig(
-        RaftNodeId(node_id), election_tick=settings.election_ticks, heartbeat_tick=settings.heartbeat_ticks
+        RaftNodeId(node_id),
+        election_tick=settings.election_ticks,
+        heartbeat_tick=settings.heartbeat_ticks,
+        max_inflight=settings.max_inflight_appends,
     )
 
 

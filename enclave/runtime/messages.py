@@ -49,6 +49,8 @@ class ConsensusSettings:
     channel_retry_ticks: int = 5
     # A joiner with no (or a "pending") answer resends its join request after this many ticks.
     join_retry_ticks: int = 10
+    # Unacknowledged AppendEntries per follower (Raft's pipelining window; etcd's MaxInflightMsgs).
+    max_inflight_appends: int = 4
 
 
 @dataclass(frozen=True, slots=True)

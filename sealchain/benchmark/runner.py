@@ -48,6 +48,7 @@ class BenchSettings:
             "tick ms": self.consensus.tick_interval_ms,
             "signature every ms": self.consensus.signature_interval_ms,
             "or txs": self.consensus.signature_interval_txs,
+            "in-flight appends": self.consensus.max_inflight_appends,
             "clients to": "the first node" if self.first_node_only else "every node",
             "seconds per run": self.seconds,
             "warm-up": self.warmup_seconds,

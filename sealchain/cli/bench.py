@@ -96,6 +96,13 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
     help="... or after this many transactions.",
 )
 @click.option(
+    "--max-inflight-appends",
+    default=DEFAULTS.max_inflight_appends,
+    show_default=True,
+    type=click.IntRange(1, 1024),
+    help="Unacknowledged AppendEntries per follower (Raft's pipelining window).",
+)
+@click.option(
     "--plot",
     "plot_file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -119,6 +126,7 @@ def bench(
     election_ticks: int,
     signature_ms: int,
     signature_txs: int,
+    max_inflight_appends: int,
     json_file: Path | None,
     plot_file: Path | None,
 ) -> None:
@@ -159,6 +167,7 @@ def bench(
             election_ticks=election_ticks,
             signature_interval_ms=signature_ms,
             signature_interval_txs=signature_txs,
+            max_inflight_appends=max_inflight_appends,
         ),
     )
     # A table wider than a pipe's default 80 columns stays readable in logs and notes.

@@ -86,6 +86,14 @@ def test_snapshot_settings_read_as_written_and_round_trip() -> None:
     assert parse_config(render_config(config), FILE) == config
 
 
+def test_the_append_window_is_optional_and_round_trips() -> None:
+    assert parse_config(GENESIS_CONFIG, FILE).consensus.max_inflight_appends == 4
+    text = GENESIS_CONFIG.replace("tick_interval_ms = 20", "tick_interval_ms = 20\nmax_inflight_appends = 16")
+    config = parse_config(text, FILE)
+    assert config.consensus.max_inflight_appends == 16
+    assert parse_config(render_config(config), FILE) == config
+
+
 def test_picked_ports_are_recorded_and_read_back(tmp_path: Path) -> None:
     file = tmp_path / "config.toml"
     file.write_text(GENESIS_CONFIG)
@@ -125,6 +133,10 @@ def test_rendering_round_trips_a_join_config() -> None:
         (
             lambda t: t.replace("tick_interval_ms = 20", "tick_interval_ms = 20\nsnapshot_interval_txs = 0"),
             "snapshot_interval_txs must be positive",
+        ),
+        (
+            lambda t: t.replace("tick_interval_ms = 20", "tick_interval_ms = 20\nmax_inflight_appends = 0"),
+            "max_inflight_appends must be positive",
         ),
         (lambda t: t.replace("tick_interval_ms = 20", "tick_interval_ms = true"), "must be an integer"),
         (lambda t: t.replace("tick_interval_ms = 20", 'tick_interval_ms = "20"'), "must be an integer"),

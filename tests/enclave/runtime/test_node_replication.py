@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from consensus import RaftConfig
 from enclave.runtime import messages as m
 from tests.enclave.runtime.node_helpers import put, three_nodes
 from tests.sim.simulation import MAP
-from tests.sim.world import provisioned
+from tests.sim.world import SETTINGS, provisioned
 
 
 def test_a_write_on_a_follower_is_forwarded_and_returns_the_primarys_txid() -> None:
@@ -143,3 +144,14 @@ def test_a_followers_batch_of_writes_goes_to_the_primary_in_one_frame() -> None:
     results = [answers[r.request_id] for r in requests]
     assert all(isinstance(r, m.WriteResult) and r.status is m.TxStatus.COMMITTED for r in results)
     assert len({r.txid.seqno for r in results if isinstance(r, m.WriteResult)}) == len(requests)
+
+
+def test_the_settings_append_window_is_the_primarys_window_for_every_follower() -> None:
+    simulation = three_nodes()
+    leader = simulation.leader()
+    assert leader is not None
+    raft = simulation.running(leader).rep.raft
+    windows = {node: progress.max_inflight for node, progress in raft.progress.items() if node != raft.id}
+    assert len(windows) == 2
+    # Raft's own default is 64: the window comes from the settings the host gave.
+    assert set(windows.values()) == {SETTINGS.max_inflight_appends} != {RaftConfig(raft.id).max_inflight}
