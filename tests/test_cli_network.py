@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from enclave.runtime import messages as m
 from sealchain.cli import cli
-from sealchain.cli.network import commit_lags
+from sealchain.cli.network import commit_lags, shown_role
 from sealchain.client import Client, TxStatus
 
 
@@ -117,6 +117,12 @@ def test_a_detached_network_comes_up_reports_status_and_goes_down(tmp_path: Path
         view, seqno = map(int, node["commit"].split("."))
         assert view >= 1 and seqno >= 1
 
+        table = subprocess.run(
+            [*sealchain, "network", "status"], capture_output=True, text=True, env=environment, check=True
+        )
+        header, row = table.stdout.splitlines()
+        assert header.split()[:3] == ["node", "up", "role"] and row.split()[:3] == ["node0", "yes", "leader"]
+
         with Client.from_workspace(workspace, identity="user0") as client:
             written = client.put("records", b"hello", b"world")
             assert client.get("records", b"hello").value == b"world"
@@ -149,3 +155,10 @@ def test_recovery_refuses_a_lost_network_whose_only_ledger_starts_after_a_snapsh
     assert code == 1
     refusal = json.loads(err)
     assert refusal["error"] == "not_a_network" and "from seqno 1" in refusal["message"]
+
+
+def test_the_status_table_shows_a_follower_that_does_not_vote_yet_as_a_learner() -> None:
+    assert shown_role("follower", False) == "learner"
+    assert shown_role("follower", True) == "follower"
+    assert shown_role("leader", True) == "leader"
+    assert shown_role(None, None) == "-"

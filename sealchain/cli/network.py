@@ -230,7 +230,8 @@ def commit_lags(reports: Sequence[m.NodeStatusReport | None]) -> list[int | None
 @json_option
 def status(workspace_dir: Path | None, json_output: bool) -> None:
     """Each node's role, term, commit TxID, lag, status and whether it answers (in JSON also `voter`:
-    whether the node votes in the configuration it knows committed; a joiner is a learner first).
+    whether the node votes in the configuration it knows committed; a joiner is a learner first, shown
+    as "learner" in the table).
 
     lag: the primary's commit seqno minus this node's (0 on the primary and on a follower that has
     caught up; in JSON null, in the table "-", when the node or the primary does not answer)."""
@@ -270,11 +271,19 @@ def status(workspace_dir: Path | None, json_output: bool) -> None:
         return
     click.echo(f"{'node':<8}{'up':<6}{'role':<11}{'term':<6}{'commit':<12}{'lag':<6}{'status':<10}client")
     for node in nodes:
+        role = shown_role(node["role"], node["voter"])
         click.echo(
-            f"{node['name']!s:<8}{'yes' if node['up'] else 'no':<6}{node['role'] or '-'!s:<11}"
+            f"{node['name']!s:<8}{'yes' if node['up'] else 'no':<6}{role:<11}"
             f"{_or_dash(node['term'])!s:<6}{node['commit'] or '-'!s:<12}{_or_dash(node['lag'])!s:<6}"
             f"{node['status'] or '-'!s:<10}{node['client_address']}"
         )
+
+
+def shown_role(role: object, voter: object) -> str:
+    """The table's role: Raft's, except that a follower which does not vote yet shows as a learner."""
+    if role is None:
+        return "-"
+    return "learner" if role == "follower" and voter is False else str(role)
 
 
 def _or_dash(value: object) -> object:
