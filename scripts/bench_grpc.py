@@ -1,0 +1,260 @@
+"""What the transports cost on this machine, without sealchain's work: the floor under `scripts/bench`.
+
+A server process (grpc.aio and an asyncio TLS listener, mutual TLS on loopback) and this process as the
+client measure, per operation, the CPU both processes spend:
+- a unary call (the client API's shape: `Client.Put` with a 100-byte value, answered with an empty
+  `WriteResponse`), N outstanding at a time;
+- one message of a client stream (the peer links' shape: `Peer.Stream`, a `PeerFrame` of one frame), each
+  written on its own, paced at `--rate` a second as a link writes when the node drains (back to back,
+  gRPC and the kernel would coalesce them, which a node under load does not see);
+- one length-prefixed frame on a plain asyncio TLS connection, the same way.
+The client's CPU includes the pacing's sleeps (the same for both transports); the server's does not.
+docs/performance.md uses the figures to say what a put must cost at least.
+
+    scripts/bench-grpc [--calls N] [--concurrency C] [--messages M] [--rate R] [--frame-bytes B]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import ssl
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+from proto.sealchain.v1 import client_pb2, client_pb2_grpc, node_pb2, node_pb2_grpc
+from sealchain.benchmark.runner import cpu_seconds
+from sealchain.identities import generate_identity
+
+_LENGTH = struct.Struct(">I")
+_DONE = b""  # an empty frame: the client sent everything; the server answers one byte once it has read all
+
+
+# -- the server process -------------------------------------------------------------------------------
+
+
+class _Client(client_pb2_grpc.ClientServicer):
+    async def Put(
+        self, request: client_pb2.PutRequest, context: grpc.aio.ServicerContext
+    ) -> client_pb2.WriteResponse:
+        return client_pb2.WriteResponse()
+
+
+class _Peer(node_pb2_grpc.PeerServicer):
+    async def Stream(
+        self, request_iterator: AsyncIterator[node_pb2.PeerFrame], context: grpc.aio.ServicerContext
+    ) -> node_pb2.PeerAck:
+        async for _ in request_iterator:
+            pass
+        return node_pb2.PeerAck()
+
+
+async def _read_frames(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while await reader.readexactly(_LENGTH.unpack(await reader.readexactly(_LENGTH.size))[0]):
+        pass
+    writer.write(b"1")
+    await writer.drain()
+    writer.close()
+
+
+async def serve(folder: Path) -> None:
+    """Listens on loopback, prints the two ports as JSON, and serves until killed."""
+    cert_pem, key_pem = (folder / "cert.pem").read_bytes(), (folder / "key.pem").read_bytes()
+    server = grpc.aio.server()
+    client_pb2_grpc.add_ClientServicer_to_server(_Client(), server)  # type: ignore[no-untyped-call]
+    node_pb2_grpc.add_PeerServicer_to_server(_Peer(), server)  # type: ignore[no-untyped-call]
+    credentials = grpc.ssl_server_credentials(
+        [(key_pem, cert_pem)], root_certificates=cert_pem, require_client_auth=True
+    )
+    grpc_port = server.add_secure_port("127.0.0.1:0", credentials)
+    await server.start()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    context.load_verify_locations(folder / "cert.pem")
+    context.verify_mode = ssl.CERT_REQUIRED
+    tls = await asyncio.start_server(_read_frames, "127.0.0.1", 0, ssl=context)
+    tls_port = tls.sockets[0].getsockname()[1]
+    print(json.dumps({"grpc": grpc_port, "tls": tls_port}), flush=True)
+    await server.wait_for_termination()
+
+
+# -- the client (this process) ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figures:
+    what: str
+    operations: int
+    seconds: float
+    client_cpu: float
+    server_cpu: float
+    latencies: list[float]
+
+    def row(self) -> str:
+        per_op = 1e6 / self.operations
+        latency = (
+            ""
+            if not self.latencies
+            else "  ".join(
+                f"{statistics.quantiles(self.latencies, n=100)[p - 1] * 1e3:6.2f}" for p in (50, 99)
+            )
+        )
+        return (
+            f"{self.what:<34} {self.operations:>7} {self.operations / self.seconds:>9,.0f}"
+            f" {self.client_cpu * per_op:>11.0f} {self.server_cpu * per_op:>11.0f}  {latency}"
+        )
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def _paced(messages: int, rate: float, write: Callable[[], Awaitable[None]]) -> None:
+    start = time.perf_counter()
+    for sent in range(messages):
+        await write()
+        ahead = start + (sent + 1) / rate - time.perf_counter()
+        if ahead > 0:
+            await asyncio.sleep(ahead)
+
+
+async def _measured(
+    what: str, server_pid: int, operations: int, run: Callable[[list[float]], Awaitable[None]]
+) -> Figures:
+    latencies: list[float] = []
+    client_before, server_before, start = _own_cpu(), cpu_seconds([server_pid]), time.perf_counter()
+    await run(latencies)
+    seconds = time.perf_counter() - start
+    return Figures(
+        what,
+        operations,
+        seconds,
+        _own_cpu() - client_before,
+        cpu_seconds([server_pid]) - server_before,
+        latencies,
+    )
+
+
+async def unary_calls(channel: grpc.aio.Channel, server_pid: int, calls: int, concurrency: int) -> Figures:
+    stub = client_pb2_grpc.ClientStub(channel)  # type: ignore[no-untyped-call]
+    request = client_pb2.PutRequest(map="bench", key=b"k" * 16, value=b"v" * 100)
+    await stub.Put(request)  # the connection is up before the clock starts
+
+    async def run(latencies: list[float]) -> None:
+        async def caller(count: int) -> None:
+            for _ in range(count):
+                sent = time.perf_counter()
+                await stub.Put(request)
+                latencies.append(time.perf_counter() - sent)
+
+        share, extra = divmod(calls, concurrency)
+        await asyncio.gather(*(caller(share + (i < extra)) for i in range(concurrency)))
+
+    return await _measured(f"gRPC unary call, {concurrency} outstanding", server_pid, calls, run)
+
+
+async def stream_messages(
+    channel: grpc.aio.Channel, server_pid: int, messages: int, rate: float, frame: bytes
+) -> Figures:
+    stub = node_pb2_grpc.PeerStub(channel)  # type: ignore[no-untyped-call]
+    message = node_pb2.PeerFrame(from_node_id="0" * 64, channel_frames=[frame])
+    call = stub.Stream()
+    await call.write(message)
+
+    async def run(latencies: list[float]) -> None:
+        await _paced(messages, rate, lambda: call.write(message))
+        await call.done_writing()
+        await call
+
+    return await _measured(f"gRPC stream message, {len(frame)} B", server_pid, messages, run)
+
+
+async def tls_frames(
+    port: int, folder: Path, server_pid: int, *, messages: int, rate: float, frame: bytes
+) -> Figures:
+    context = ssl.create_default_context(cafile=folder / "cert.pem")
+    context.check_hostname = False  # the certificate names no host (gRPC's override checks its name)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", port, ssl=context, server_hostname="localhost"
+    )
+    framed = _LENGTH.pack(len(frame)) + frame
+
+    async def write() -> None:
+        writer.write(framed)
+        await writer.drain()
+
+    async def run(latencies: list[float]) -> None:
+        await _paced(messages, rate, write)
+        writer.write(_LENGTH.pack(len(_DONE)))
+        await reader.readexactly(1)
+
+    figures = await _measured(f"asyncio TLS frame, {len(frame)} B", server_pid, messages, run)
+    writer.close()
+    return figures
+
+
+async def measure(arguments: argparse.Namespace, folder: Path, server: subprocess.Popen[bytes]) -> None:
+    assert server.stdout is not None
+    ports = json.loads(server.stdout.readline())
+    cert_pem, key_pem = (folder / "cert.pem").read_bytes(), (folder / "key.pem").read_bytes()
+    credentials = grpc.ssl_channel_credentials(cert_pem, key_pem, cert_pem)
+    options = [("grpc.ssl_target_name_override", "localhost")]
+    frame = os.urandom(arguments.frame_bytes)
+    results = []
+    async with grpc.aio.secure_channel(f"127.0.0.1:{ports['grpc']}", credentials, options) as channel:
+        results.append(await unary_calls(channel, server.pid, arguments.calls, arguments.concurrency))
+        results.append(await stream_messages(channel, server.pid, arguments.messages, arguments.rate, frame))
+    results.append(
+        await tls_frames(
+            ports["tls"], folder, server.pid, messages=arguments.messages, rate=arguments.rate, frame=frame
+        )
+    )
+    print(f"transport costs on this machine (mutual TLS on loopback, cpus {os.cpu_count()})")
+    print(f"{'operation':<34} {'ops':>7} {'ops/s':>9} {'client us':>11} {'server us':>11}  p50 ms  p99 ms")
+    for figures in results:
+        print(figures.row())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--rate", type=float, default=2000.0, help="stream messages and frames a second")
+    parser.add_argument("--frame-bytes", type=int, default=600)
+    parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.serve is not None:
+        asyncio.run(serve(arguments.serve))
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-grpc-") as name:
+        folder = Path(name)
+        # One certificate for both ends and as their trust root: the costs measured are TLS's, not PKI's.
+        identity = generate_identity("localhost", with_encryption_key=False)
+        (folder / "cert.pem").write_bytes(identity.cert_pem)
+        (folder / "key.pem").write_bytes(identity.private_key_pem)
+        (folder / "key.pem").chmod(0o600)
+        server = subprocess.Popen([sys.executable, __file__, "--serve", str(folder)], stdout=subprocess.PIPE)
+        try:
+            asyncio.run(measure(arguments, folder, server))
+        finally:
+            server.kill()
+            server.wait()
+
+
+if __name__ == "__main__":
+    main()
