@@ -127,8 +127,8 @@ class ConsensusSettings:
     snapshot_interval_txs: int = 10_000
     fsync: FsyncPolicy = FsyncPolicy.ON_FLUSH
     # A small window makes each AppendEntries carry what arrived while the previous ones were unanswered:
-    # fewer, larger rounds on a CPU-bound node (docs/performance.md: 64 in flight cost ~15% of the
-    # throughput of 4 and 1.8 peer frames per put instead of 1.2).
+    # fewer, larger rounds on a CPU-bound node (docs/performance.md: with 64 in flight, puts at 64 clients
+    # were ~15% slower and took 2.2 peer frames each instead of 1.7).
     max_inflight_appends: int = 4
 
 
