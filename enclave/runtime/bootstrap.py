@@ -8,6 +8,7 @@ Raft log (no election has happened yet), then campaigns: as the only voter it wi
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -50,7 +51,13 @@ from enclave.ledger.writer import LedgerWriter, LedgerWriterError
 from enclave.platform.api import Platform, PlatformName, RandomBytes
 from enclave.platform.errors import UnsealError
 from enclave.runtime import messages as m
-from enclave.runtime.errors import JoinRefused, MalformedSecrets, ReplayedLedgerInvalid, WrongLifecycleState
+from enclave.runtime.errors import (
+    InvalidSettings,
+    JoinRefused,
+    MalformedSecrets,
+    ReplayedLedgerInvalid,
+    WrongLifecycleState,
+)
 from enclave.runtime.join import JoinedService, subject_alt_name
 from enclave.runtime.node_secrets import NodeSecrets
 from enclave.runtime.recovery_start import recovered_at, recovery_write_set, replay_public
@@ -76,6 +83,20 @@ class Environment:
 
     def raft_rng(self) -> random.Random:
         return random.Random(int.from_bytes(self.random_bytes(16), "big"))
+
+
+def check_settings(settings: m.ConsensusSettings) -> None:
+    """Refuses settings that Raft or the runtime cannot run with before anything is created: every one is
+    a positive count, and an election takes longer than a heartbeat."""
+    problems = [
+        f"{field.name} must be positive, not {getattr(settings, field.name)}"
+        for field in dataclasses.fields(settings)
+        if getattr(settings, field.name) < 1
+    ]
+    if settings.election_ticks <= settings.heartbeat_ticks:
+        problems.append("election_ticks must exceed heartbeat_ticks")
+    if problems:
+        raise InvalidSettings("consensus settings: " + "; ".join(problems))
 
 
 def _raft_config(node_id: str, settings: m.ConsensusSettings) -> RaftConfig:

@@ -25,7 +25,7 @@ from enclave.crypto.keys import MIN_ENTROPY_BYTES, IdentityKey, identity_key_fro
 from enclave.platform.api import Measurement, Platform, PlatformName, RandomBytes
 from enclave.runtime import join_wire
 from enclave.runtime import messages as m
-from enclave.runtime.bootstrap import Environment, genesis, joined, recover, restart
+from enclave.runtime.bootstrap import Environment, check_settings, genesis, joined, recover, restart
 from enclave.runtime.errors import JoinRefused, RejectedInput, WrongLifecycleState
 from enclave.runtime.join import JOIN_NONCE_SIZE, join_request, verify_join_response
 from enclave.runtime.lifecycle import Lifecycle
@@ -87,18 +87,22 @@ class Enclave:
         match message:
             case m.StartNetwork():
                 self._lifecycle.require(S.UNINITIALIZED, doing="start a network")
+                check_settings(message.settings)
                 node, effects = genesis(self._env, message)
                 return self._become_part_of_network(node, effects)
             case m.RecoverNetwork():
                 self._lifecycle.require(S.UNINITIALIZED, doing="recover a network")
+                check_settings(message.settings)
                 node, effects = recover(self._env, message)
                 return self._become_part_of_network(node, effects)
             case m.Restart():
                 self._lifecycle.require(S.UNINITIALIZED, doing="restart")
+                check_settings(message.settings)
                 node, effects = restart(self._env, message)
                 return self._become_part_of_network(node, effects)
             case m.JoinNetwork():
                 self._lifecycle.require(S.UNINITIALIZED, doing="join a network")
+                check_settings(message.settings)
                 return self._start_join(message)
             case m.JoinResponseReceived():
                 self._lifecycle.require(S.JOINING, S.PENDING, doing="take a join response")

@@ -13,6 +13,10 @@ class WrongLifecycleState(RejectedInput):
     """An input that does not fit the node's lifecycle state (a second StartNetwork, a Tick before start)."""
 
 
+class InvalidSettings(RejectedInput):
+    """Consensus settings no node could run with (the host's config reader refuses them first)."""
+
+
 class MalformedSecrets(RejectedInput):
     """Sealed secrets that unseal but do not hold what this code seals."""
 

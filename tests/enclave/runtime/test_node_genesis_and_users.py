@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from enclave.crypto.certs import load_certificate_pem
 from enclave.ledger.audit import audit_ledger
@@ -115,3 +118,25 @@ def test_the_node_reports_its_status() -> None:
     assert status.state is m.LifecycleState.TRUSTED
     assert status.role == "leader" and status.service_status == "Open"
     assert status.commit == status.last
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"max_inflight_appends": 0}, "max_inflight_appends must be positive, not 0"),
+        ({"election_ticks": 1}, "election_ticks must exceed heartbeat_ticks"),
+        ({"signature_interval_ms": -5}, "signature_interval_ms must be positive, not -5"),
+    ],
+)
+def test_settings_no_node_could_run_with_are_refused_and_change_nothing(
+    change: dict[str, int], reason: str
+) -> None:
+    enclave = new_enclave(0, random.Random(4))
+    good = m.StartNetwork(EPOCH_MS, addresses(0), (), (provisioned().user_cert_pem,), SETTINGS)
+
+    (refusal,) = enclave.handle(replace(good, settings=replace(SETTINGS, **change)))
+
+    assert isinstance(refusal, m.Log) and refusal.level is m.LogLevel.ERROR
+    assert "InvalidSettings" in refusal.text and reason in refusal.text
+    assert enclave.state is m.LifecycleState.UNINITIALIZED
+    assert isinstance(enclave.handle(good)[0], m.ServiceCreated)
