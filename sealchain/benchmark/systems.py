@@ -1,14 +1,16 @@
 """The systems under test, fresh for every benchmark: a sealchain network and a 3-member etcd cluster.
 
-Both run on loopback only, in folders of one temporary directory, with fsync on (sealchain: the settings
-of `scripts/sandbox`, TLS on; etcd: its defaults). Everything started here is stopped by `close`, which
-the runner calls on every exit path (Ctrl-C included).
+Both run on loopback only, in folders of one temporary directory, with fsync on and mutual TLS on every
+connection (sealchain: the settings of `scripts/sandbox`; etcd: its defaults, with certificates from a
+throwaway CA for clients and peers). Everything started here is stopped by `close`, which the runner
+calls on every exit path (Ctrl-C included).
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -16,8 +18,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from enclave.crypto.identity import ServiceIdentity
+from enclave.crypto.keys import MIN_ENTROPY_BYTES, identity_key_from_entropy, private_key_pem
 from node.config import ConsensusSettings
 from node.network import LOOPBACK, LocalNetwork, bring_up, wait_for
 from sealchain.benchmark.targets import EtcdSpec, SealchainSpec
@@ -114,6 +120,44 @@ def _free_port() -> int:
         return port
 
 
+@dataclass(frozen=True, slots=True)
+class EtcdTls:
+    """The files of a throwaway CA and of the one identity it issued for every etcd member and client."""
+
+    ca_cert: Path
+    cert: Path
+    key: Path
+
+    def member_flags(self) -> list[str]:
+        """Mutual TLS for clients and peers alike (sealchain's client and peer APIs both ask for it)."""
+        return [
+            f"--cert-file={self.cert}",
+            f"--key-file={self.key}",
+            f"--trusted-ca-file={self.ca_cert}",
+            "--client-cert-auth",
+            f"--peer-cert-file={self.cert}",
+            f"--peer-key-file={self.key}",
+            f"--peer-trusted-ca-file={self.ca_cert}",
+            "--peer-client-cert-auth",
+        ]
+
+
+def write_etcd_tls(directory: Path) -> EtcdTls:
+    """A CA and one loopback identity it endorses (P-384, as sealchain's), written to `directory`."""
+    directory.mkdir(parents=True, mode=0o700)
+    now = datetime.now(UTC)
+    validity = {"not_before": now - timedelta(minutes=5), "not_after": now + timedelta(days=1)}
+    ca = ServiceIdentity.create(os.urandom(MIN_ENTROPY_BYTES), **validity)
+    member_key = identity_key_from_entropy(os.urandom(MIN_ENTROPY_BYTES))
+    member = ca.endorse(member_key, [LOOPBACK, "localhost"], **validity)
+    tls = EtcdTls(directory / "ca.pem", directory / "member.pem", directory / "member.key")
+    tls.ca_cert.write_text(ca.cert_pem)
+    tls.cert.write_text(member.cert_pem)
+    tls.key.touch(mode=0o600)
+    tls.key.write_text(private_key_pem(member_key))
+    return tls
+
+
 class EtcdCluster:
     """A fresh etcd cluster of `members` on loopback with data directories under `root` (fsync on)."""
 
@@ -128,12 +172,14 @@ class EtcdCluster:
     def start(self) -> EtcdSpec:
         client_ports = [_free_port() for _ in range(self.members)]
         peer_ports = [_free_port() for _ in range(self.members)]
-        cluster = ",".join(f"m{i}=http://{LOOPBACK}:{port}" for i, port in enumerate(peer_ports))
+        metrics_ports = [_free_port() for _ in range(self.members)]
+        tls = write_etcd_tls(self.root / "tls")
+        cluster = ",".join(f"m{i}=https://{LOOPBACK}:{port}" for i, port in enumerate(peer_ports))
         for i in range(self.members):
             directory = self.root / f"m{i}"
             directory.mkdir(parents=True, mode=0o700)
-            client_url = f"http://{LOOPBACK}:{client_ports[i]}"
-            peer_url = f"http://{LOOPBACK}:{peer_ports[i]}"
+            client_url = f"https://{LOOPBACK}:{client_ports[i]}"
+            peer_url = f"https://{LOOPBACK}:{peer_ports[i]}"
             with open(directory / "etcd.log", "ab") as output:
                 self.processes.append(
                     subprocess.Popen(
@@ -148,7 +194,8 @@ class EtcdCluster:
                             f"--initial-cluster={cluster}",
                             "--initial-cluster-state=new",
                             "--initial-cluster-token=sealchain-bench",
-                            f"--listen-metrics-urls=http://{LOOPBACK}:{_free_port()}",
+                            f"--listen-metrics-urls=http://{LOOPBACK}:{metrics_ports[i]}",
+                            *tls.member_flags(),
                         ],
                         stdin=subprocess.DEVNULL,
                         stdout=output,
@@ -156,11 +203,12 @@ class EtcdCluster:
                     )
                 )
         deadline = time.monotonic() + START_DEADLINE_SECONDS
-        for i, port in enumerate(client_ports):
+        for i, port in enumerate(metrics_ports):
             wait_for(f"etcd member m{i} to be healthy", functools.partial(self._healthy, i, port), deadline)
-        return EtcdSpec(tuple(f"{LOOPBACK}:{port}" for port in client_ports))
+        addresses = tuple(f"{LOOPBACK}:{port}" for port in client_ports)
+        return EtcdSpec(addresses, tls.ca_cert.read_bytes(), tls.cert.read_bytes(), tls.key.read_bytes())
 
-    def _healthy(self, index: int, port: int) -> bool | None:
+    def _healthy(self, index: int, metrics_port: int) -> bool | None:
         process = self.processes[index]
         if process.poll() is not None:
             log = self.root / f"m{index}" / "etcd.log"
@@ -168,7 +216,7 @@ class EtcdCluster:
                 f"etcd member m{index} exited with status {process.returncode} (see {log})"
             )
         try:
-            with urllib.request.urlopen(f"http://{LOOPBACK}:{port}/health", timeout=2) as response:
+            with urllib.request.urlopen(f"http://{LOOPBACK}:{metrics_port}/health", timeout=2) as response:
                 healthy = json.loads(response.read()).get("health") == "true"
         except (urllib.error.URLError, OSError, ValueError):
             return None

@@ -81,12 +81,17 @@ class SealchainSpec:
 
 @dataclass(frozen=True, slots=True)
 class EtcdSpec:
-    """An etcd cluster: its members' client endpoints ("host:port", plain gRPC)."""
+    """An etcd cluster: its members' client endpoints ("host:port", gRPC with mutual TLS, as sealchain's),
+    the CA that issued the members' certificates, and a client identity it issued."""
 
     addresses: tuple[str, ...]
+    ca_cert_pem: bytes
+    cert_pem: bytes
+    key_pem: bytes
 
     def connect(self) -> EtcdTarget:
-        return EtcdTarget([grpc.aio.insecure_channel(a) for a in self.addresses])
+        credentials = channel_credentials(self.ca_cert_pem, (self.cert_pem, self.key_pem))
+        return EtcdTarget([grpc.aio.secure_channel(a, credentials) for a in self.addresses])
 
 
 TargetSpec = SealchainSpec | EtcdSpec

@@ -138,8 +138,9 @@ def bench(
     processes when one would saturate a core. Workloads: puts (100-byte values to a private map, each
     waiting for commit), gets (linearizable) and smallbank (the standard mix). Prints p50/p90/p99/max
     latency, the failures, the client and server CPU, and checks at the end that every acknowledged write
-    is there. --vs-etcd runs the same load against a 3-member etcd cluster on loopback (installing the
-    etcd-server package if it is missing) interleaved with sealchain's runs, and prints the ratios.
+    is there. --vs-etcd runs the same load against a 3-member etcd cluster on loopback with mutual TLS
+    like sealchain's (installing the etcd-server package if it is missing) interleaved with sealchain's
+    runs, and prints the ratios.
     The consensus options change the nodes' settings from the defaults (scripts/sandbox's) to explore
     them; docs/performance.md has the figures. Everything it starts is stopped on exit, Ctrl-C
     included."""
