@@ -8,10 +8,9 @@ Raft log (no election has happened yet), then campaigns: as the only voter it wi
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 
 from cryptography import x509
@@ -90,7 +89,7 @@ def check_settings(settings: m.ConsensusSettings) -> None:
     a positive count, and an election takes longer than a heartbeat."""
     problems = [
         f"{field.name} must be positive, not {getattr(settings, field.name)}"
-        for field in dataclasses.fields(settings)
+        for field in fields(settings)
         if getattr(settings, field.name) < 1
     ]
     if settings.election_ticks <= settings.heartbeat_ticks:
