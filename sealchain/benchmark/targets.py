@@ -75,8 +75,9 @@ class SealchainSpec:
     key_pem: bytes
 
     def connect(self) -> SealchainTarget:
-        credentials = channel_credentials(self.service_cert_pem, (self.cert_pem, self.key_pem))
-        return SealchainTarget([grpc.aio.secure_channel(a, credentials) for a in self.addresses])
+        return SealchainTarget(
+            _mutual_tls_channels(self.addresses, self.service_cert_pem, self.cert_pem, self.key_pem)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +91,15 @@ class EtcdSpec:
     key_pem: bytes
 
     def connect(self) -> EtcdTarget:
-        credentials = channel_credentials(self.ca_cert_pem, (self.cert_pem, self.key_pem))
-        return EtcdTarget([grpc.aio.secure_channel(a, credentials) for a in self.addresses])
+        return EtcdTarget(_mutual_tls_channels(self.addresses, self.ca_cert_pem, self.cert_pem, self.key_pem))
+
+
+def _mutual_tls_channels(
+    addresses: Sequence[str], root_cert_pem: bytes, cert_pem: bytes, key_pem: bytes
+) -> list[grpc.aio.Channel]:
+    """One channel per address, trusting `root_cert_pem` and presenting the identity (both systems')."""
+    credentials = channel_credentials(root_cert_pem, (cert_pem, key_pem))
+    return [grpc.aio.secure_channel(address, credentials) for address in addresses]
 
 
 TargetSpec = SealchainSpec | EtcdSpec
