@@ -638,7 +638,22 @@ class Raft:
             )
 
     def _ack_append(self, to: NodeId, index: Index) -> None:
-        self._send(AppendResponse(self.id, to, self.term, index, False, Index(0), Term(0)))
+        """One acceptance per leader and term goes out with a Ready, the highest: it says all the others
+        say (the leader's `Progress.maybe_update` frees every AppendEntries up to it). A follower that
+        takes several AppendEntries in one input so sends one answer, not one per AppendEntries."""
+        ack = AppendResponse(self.id, to, self.term, index, False, Index(0), Term(0))
+        pending = self._messages_after_persist
+        for position, earlier in enumerate(pending):
+            if (
+                isinstance(earlier, AppendResponse)
+                and not earlier.reject
+                and (earlier.dst, earlier.term) == (to, self.term)
+            ):
+                del pending[position]
+                if earlier.index > index:
+                    ack = earlier
+                break
+        pending.append(ack)
 
     def _handle_heartbeat(self, message: Heartbeat) -> None:
         self.log.commit_to(Index(min(message.commit, self.log.last_index())))

@@ -67,7 +67,7 @@ def test_faults_actually_happen() -> None:
     )
 
 
-@pytest.mark.parametrize("seed", [1, 4])
+@pytest.mark.parametrize("seed", [2, 4])
 def test_the_checker_catches_hosts_that_skip_fsync(seed: int) -> None:
     """Hosts that acknowledge Flush without syncing lose acknowledged entries in crashes: a node loses
     entries it committed, or the nodes then commit different entries at a seqno; the checker must say so."""

@@ -100,6 +100,27 @@ def test_a_batch_travels_in_few_append_entries_and_several_are_in_flight_at_once
     assert len(cluster.payloads("n3")) == 600
 
 
+def test_a_follower_answers_the_append_entries_it_took_in_one_go_with_one_acknowledgement() -> None:
+    cluster = Cluster(3, max_append_entries=10, max_inflight=4)
+    cluster.elect("n1")
+    for batch in range(3):
+        cluster["n1"].propose([f"e{batch}.{i}".encode() for i in range(10)], committable=True)
+        cluster.process(NodeId("n1"))
+    appends = [m for m in cluster.in_flight if isinstance(m, AppendEntries) and m.dst == "n2"]
+    assert len(appends) == 3
+    follower = cluster["n2"]
+    # In order, then a stale repeat of the first: the one answer is the highest index held.
+    for message in (*appends, appends[0]):
+        follower.step(message)
+    answers = [m for m in follower.ready().messages_after_persist if isinstance(m, AppendResponse)]
+    assert len(answers) == 1
+    assert (answers[0].dst, answers[0].index, answers[0].reject) == (
+        "n1",
+        appends[-1].entries[-1].index,
+        False,
+    )
+
+
 def test_the_commit_index_only_lands_on_committable_entries() -> None:
     cluster = Cluster(3)
     cluster.elect("n1")
