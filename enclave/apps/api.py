@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from enclave.kv.transaction import Transaction
 
@@ -41,6 +42,16 @@ class Caller:
     """The authenticated user a procedure runs for."""
 
     user_id: str  # hex SHA-256 of the caller's certificate DER
+
+
+class Maps(Protocol):
+    """What a procedure that only reads and writes keys needs of its transaction (`Transaction` is one).
+    SmallBank asks for no more, so the benchmark can run the same procedures in a client against the
+    keys it read from etcd (`sealchain.benchmark.etcd_smallbank`)."""
+
+    def get(self, map_name: str, key: bytes) -> bytes | None: ...
+
+    def put(self, map_name: str, key: bytes, value: bytes) -> None: ...
 
 
 ProcedureFunction = Callable[[Transaction, Mapping[str, object], Caller], object]

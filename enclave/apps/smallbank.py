@@ -16,8 +16,7 @@ from dataclasses import dataclass
 import msgpack
 
 from enclave.apps import arguments
-from enclave.apps.api import Caller, ErrorCode, Procedure, ProcedureError
-from enclave.kv.transaction import Transaction
+from enclave.apps.api import Caller, ErrorCode, Maps, Procedure, ProcedureError
 
 CHECKING = "smallbank.checking"
 SAVINGS = "smallbank.savings"
@@ -69,7 +68,7 @@ def _balance(raw: bytes, key: bytes, map_name: str) -> int:
     return value
 
 
-def _find(tx: Transaction, key: bytes) -> Account | None:
+def _find(tx: Maps, key: bytes) -> Account | None:
     checking, savings = tx.get(CHECKING, key), tx.get(SAVINGS, key)
     if checking is None and savings is None:
         return None
@@ -78,7 +77,7 @@ def _find(tx: Transaction, key: bytes) -> Account | None:
     return Account(_balance(checking, key, CHECKING), _balance(savings, key, SAVINGS))
 
 
-def _account(tx: Transaction, key: bytes) -> Account:
+def _account(tx: Maps, key: bytes) -> Account:
     account = _find(tx, key)
     if account is None:
         raise ProcedureError(ErrorCode.UNKNOWN_ACCOUNT, f"no account {key.decode()!r}")
@@ -93,11 +92,11 @@ def _check_balance(key: bytes, balance: int) -> int:
     return balance
 
 
-def _write(tx: Transaction, map_name: str, key: bytes, balance: int) -> None:
+def _write(tx: Maps, map_name: str, key: bytes, balance: int) -> None:
     tx.put(map_name, key, msgpack.packb(balance))
 
 
-def create_account(tx: Transaction, args: Mapping[str, object], caller: Caller) -> object:
+def create_account(tx: Maps, args: Mapping[str, object], caller: Caller) -> object:
     arguments.check_names(args, ("name", "checking", "savings"))
     key = _name(args, "name")
     checking = arguments.amount(args, "checking", 0, MAX_AMOUNT)
@@ -109,7 +108,7 @@ def create_account(tx: Transaction, args: Mapping[str, object], caller: Caller) 
     return {}
 
 
-def balance(tx: Transaction, args: Mapping[str, object], caller: Caller) -> object:
+def balance(tx: Maps, args: Mapping[str, object], caller: Caller) -> object:
     arguments.check_names(args, ("name",))
     account = _account(tx, _name(args, "name"))
     return {
@@ -119,7 +118,7 @@ def balance(tx: Transaction, args: Mapping[str, object], caller: Caller) -> obje
     }
 
 
-def deposit_checking(tx: Transaction, args: Mapping[str, object], caller: Caller) -> object:
+def deposit_checking(tx: Maps, args: Mapping[str, object], caller: Caller) -> object:
     arguments.check_names(args, ("name", "amount"))
     key = _name(args, "name")
     deposit = arguments.amount(args, "amount", 1, MAX_AMOUNT)
@@ -129,7 +128,7 @@ def deposit_checking(tx: Transaction, args: Mapping[str, object], caller: Caller
     return {"checking": checking}
 
 
-def transact_savings(tx: Transaction, args: Mapping[str, object], caller: Caller) -> object:
+def transact_savings(tx: Maps, args: Mapping[str, object], caller: Caller) -> object:
     """SmallBank's TransactSavings: a deposit (amount > 0) or withdrawal (amount < 0) on savings, which
     may not go below zero."""
     arguments.check_names(args, ("name", "amount"))
@@ -148,7 +147,7 @@ def transact_savings(tx: Transaction, args: Mapping[str, object], caller: Caller
     return {"savings": savings}
 
 
-def amalgamate(tx: Transaction, args: Mapping[str, object], caller: Caller) -> object:
+def amalgamate(tx: Maps, args: Mapping[str, object], caller: Caller) -> object:
     """SmallBank's Amalgamate: everything `from` holds (savings and checking, which may be negative) moves
     into `to`'s checking; `from` is left with zero in both."""
     arguments.check_names(args, ("from", "to"))
@@ -163,7 +162,7 @@ def amalgamate(tx: Transaction, args: Mapping[str, object], caller: Caller) -> o
     return {"moved": moved}
 
 
-def write_check(tx: Transaction, args: Mapping[str, object], caller: Caller) -> object:
+def write_check(tx: Maps, args: Mapping[str, object], caller: Caller) -> object:
     """SmallBank's WriteCheck: a check of `amount` is charged to checking (which may go negative); if the
     account's total cannot cover it, the charge is amount + the overdraft penalty."""
     arguments.check_names(args, ("name", "amount"))
@@ -177,7 +176,7 @@ def write_check(tx: Transaction, args: Mapping[str, object], caller: Caller) -> 
     return {"charged": charged, "checking": checking}
 
 
-def send_payment(tx: Transaction, args: Mapping[str, object], caller: Caller) -> object:
+def send_payment(tx: Maps, args: Mapping[str, object], caller: Caller) -> object:
     """SmallBank's SendPayment: `amount` from `from`'s checking, which must cover it, to `to`'s checking."""
     arguments.check_names(args, ("from", "to", "amount"))
     source_key, target_key = _name(args, "from"), _name(args, "to")

@@ -112,7 +112,6 @@ def _run_all(
         for workload in settings.workloads
         for concurrency in settings.concurrencies
         for system in systems
-        if not (workload.needs_procedures and system.name != "sealchain")
     ]
     figures: list[RunFigures] = []
     prepared: set[tuple[Workload, str]] = set()

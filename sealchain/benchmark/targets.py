@@ -11,16 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Protocol, TypeVar
 
 import grpc
 import msgpack
 
+from enclave.apps.api import ProcedureError
 from enclave.runtime import messages as m
 from node.rpc import convert
 from node.rpc.tls import channel_credentials
 from proto.etcd.etcdserverpb import kv_pb2, kv_pb2_grpc
 from proto.sealchain.v1 import client_pb2_grpc
+from sealchain.benchmark.etcd_smallbank import TooManyConflicts, run_procedure
 
 # Both systems are called with a deadline, so a stuck request is an error in the figures, not a hang.
 CALL_TIMEOUT_SECONDS = 30.0
@@ -51,13 +53,10 @@ class Target(Protocol):
     async def read_range(self, start: bytes, end: bytes) -> dict[bytes, bytes]:
         """Every key in [start, end) with its value, read linearizably, page by page."""
 
-    async def close(self) -> None: ...
-
-
-@runtime_checkable
-class ProcedureTarget(Target, Protocol):
     async def call(self, client: int, procedure: str, args: dict[str, object]) -> object:
-        """Runs a procedure, waiting for commit when it writes; its decoded result."""
+        """Runs a SmallBank procedure, waiting for commit when it writes; its decoded result."""
+
+    async def close(self) -> None: ...
 
 
 def prefix_end(prefix: bytes) -> bytes:
@@ -169,6 +168,21 @@ class EtcdTarget:
 
     def _stub(self, client: int) -> kv_pb2_grpc.KVStub:
         return self._stubs[client % len(self._stubs)]
+
+    async def call(self, client: int, procedure: str, args: dict[str, object]) -> object:
+        """SmallBank's procedures, run by this client against etcd (`etcd_smallbank`); a refusal fails
+        the request as sealchain's node fails it: "ProcedureFailed", the message starting with its code."""
+        stub = self._stub(client)
+
+        async def txn(request: kv_pb2.TxnRequest) -> kv_pb2.TxnResponse:
+            return await _called(stub.Txn(request, timeout=CALL_TIMEOUT_SECONDS))
+
+        try:
+            return await run_procedure(txn, procedure, args)
+        except ProcedureError as refusal:
+            raise CallFailed(m.ErrorCode.PROCEDURE_FAILED.value, f"{refusal.code}: {refusal}") from None
+        except TooManyConflicts as conflicts:
+            raise CallFailed("Conflict", str(conflicts)) from None
 
     async def put(self, client: int, key: bytes, value: bytes) -> None:
         request = kv_pb2.PutRequest(key=key, value=value)

@@ -4,9 +4,10 @@
   every acknowledged key is read back at the end and must hold its value.
 - `gets`: linearizable reads of keys preloaded before the run; a wrong value is an error.
 - `smallbank`: the standard SmallBank mix (H-Store / OLTP-Bench weights) over sealchain's `smallbank`
-  procedures (docs/apps.md). A refusal the procedure defines (InsufficientFunds) is a business outcome,
-  counted apart, not an error. Money is conserved except by deposits, savings transactions and cheques,
-  so the sum of every balance at the end must equal the opening sum plus the acknowledged changes.
+  procedures (docs/apps.md); etcd's clients run the same procedures themselves (`etcd_smallbank`). A
+  refusal the procedure defines (InsufficientFunds) is a business outcome, counted apart, not an error.
+  Money is conserved except by deposits, savings transactions and cheques, so the sum of every balance
+  at the end must equal the opening sum plus the acknowledged changes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from sealchain.benchmark.targets import CallFailed, ProcedureTarget, Target, prefix_end
+from sealchain.benchmark.targets import CallFailed, Target, prefix_end
 
 VALUE_BYTES = 100
 PRELOADED_KEYS = 500
@@ -43,11 +44,6 @@ class Workload(enum.StrEnum):
     PUTS = "puts"
     GETS = "gets"
     SMALLBANK = "smallbank"
-
-    @property
-    def needs_procedures(self) -> bool:
-        """SmallBank runs as sealchain procedures; etcd has no stored procedures to run it with."""
-        return self is Workload.SMALLBANK
 
 
 @dataclass(slots=True)
@@ -99,12 +95,11 @@ async def operate(
             if await target.get(client, key) != value_for(key):
                 raise CallFailed("WrongValue", f"{key!r} does not hold the value put there")
         case Workload.SMALLBANK:
-            assert isinstance(target, ProcedureTarget)
             await _smallbank_transaction(target, tag, client, rng, acked)
 
 
 async def _smallbank_transaction(
-    target: ProcedureTarget, tag: str, client: int, rng: random.Random, acked: Acknowledged
+    target: Target, tag: str, client: int, rng: random.Random, acked: Acknowledged
 ) -> None:
     names, weights = zip(*SMALLBANK_MIX, strict=True)
     kind = rng.choices(names, weights)[0]
@@ -140,7 +135,6 @@ async def prepare(workload: Workload, target: Target, tag: str) -> None:
             keys = (key_prefix(tag) + b"%d" % i for i in range(PRELOADED_KEYS))
             await _concurrently(lambda key: target.put(0, key, value_for(key)), keys)
         case Workload.SMALLBANK:
-            assert isinstance(target, ProcedureTarget)
             names = (account(tag, i) for i in range(ACCOUNTS))
             await _concurrently(
                 lambda name: target.call(
@@ -166,7 +160,6 @@ async def verify(workload: Workload, target: Target, tag: str, acked: Acknowledg
         case Workload.GETS:
             return []
         case Workload.SMALLBANK:
-            assert isinstance(target, ProcedureTarget)
             totals: list[int] = []
 
             async def total_of(name: str) -> None:

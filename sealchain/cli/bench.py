@@ -140,7 +140,8 @@ def bench(
     latency, the failures, the client and server CPU, and checks at the end that every acknowledged write
     is there. --vs-etcd runs the same load against a 3-member etcd cluster on loopback with mutual TLS
     like sealchain's (installing the etcd-server package if it is missing) interleaved with sealchain's
-    runs, and prints the ratios.
+    runs, and prints the ratios; etcd has no stored procedures, so its clients run SmallBank's as
+    read-then-compare-and-write transactions.
     The consensus options change the nodes' settings from the defaults (scripts/sandbox's) to explore
     them; docs/performance.md has the figures. Everything it starts is stopped on exit, Ctrl-C
     included."""
