@@ -40,7 +40,7 @@ class TooManyConflicts(Exception):
     """Other clients changed the accounts a request reads at every one of its `MAX_ATTEMPTS` attempts."""
 
 
-def etcd_key(map_name: str, key: bytes) -> bytes:
+def _etcd_key(map_name: str, key: bytes) -> bytes:
     return map_name.encode() + b"/" + key
 
 
@@ -78,7 +78,7 @@ def _keys_named(args: Mapping[str, object]) -> list[tuple[str, bytes]]:
 
 
 def _reads(keys: list[tuple[str, bytes]]) -> list[kv_pb2.RequestOp]:
-    return [kv_pb2.RequestOp(request_range=kv_pb2.RangeRequest(key=etcd_key(*key))) for key in keys]
+    return [kv_pb2.RequestOp(request_range=kv_pb2.RangeRequest(key=_etcd_key(*key))) for key in keys]
 
 
 async def run_procedure(txn: Txn, procedure: str, args: Mapping[str, object]) -> object:
@@ -97,13 +97,13 @@ async def run_procedure(txn: Txn, procedure: str, args: Mapping[str, object]) ->
             kv_pb2.Compare(
                 result=kv_pb2.Compare.EQUAL,
                 target=kv_pb2.Compare.MOD,
-                key=etcd_key(*key),
+                key=_etcd_key(*key),
                 mod_revision=revision,
             )
             for key, revision in copy.revisions.items()
         ]
         writes = [
-            kv_pb2.RequestOp(request_put=kv_pb2.PutRequest(key=etcd_key(*key), value=value))
+            kv_pb2.RequestOp(request_put=kv_pb2.PutRequest(key=_etcd_key(*key), value=value))
             for key, value in copy.writes.items()
         ]
         outcome = await txn(kv_pb2.TxnRequest(compare=unchanged, success=writes, failure=_reads(keys)))
