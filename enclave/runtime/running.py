@@ -1,9 +1,10 @@
 """A node that is part of the network: Raft, ledger and KV (replication.py), channels (peers.py), client
 and governance calls, forwarding, and the service side of joins.
 
-Every handler ends with `_drain`, which asks one read index for the linearizable reads taken since the last
-drain, runs Raft's Ready loop, answers what committed or was truncated, and serves the reads whose index
-is confirmed; between a proposal and its drain nothing else steps Raft.
+Every handler ends with `_drain`, which asks one read index for the linearizable reads waiting (unless a
+round is in flight: then they wait for it to end, as etcd's read loop does), runs Raft's Ready loop,
+answers what committed or was truncated, and serves the reads whose index is confirmed; between a
+proposal and its drain nothing else steps Raft.
 
 Removal (CCF: a removed node becomes Retired): governance's `remove_node` records the node Retired; once
 that commits
@@ -95,6 +96,7 @@ class _PendingReads:
     """Linearizable reads waiting for one read-index round (its context is their key in `_reads`)."""
 
     requests: list[_Request]
+    term: int  # Raft forgets its read-index rounds when this node's term or role changes
     age: int = 0
 
 
@@ -123,7 +125,8 @@ class RunningNode:
         self.peers = Peers(secrets.node, secrets.service.cert, random_bytes, settings.channel_retry_ticks)
         self._waiters: dict[int, list[CommitWaiter]] = defaultdict(list)
         self._reads: dict[bytes, _PendingReads] = {}
-        # Linearizable reads taken since the last drain: the drain asks one read index for all of them.
+        # Linearizable reads waiting for a read-index round: a drain asks one for all of them, once no
+        # other round is in flight.
         self._reads_to_index: list[_Request] = []
         self._known_peers: tuple[m.PeerAddress, ...] | None = None
         self._client_certs: tuple[str, ...] | None = None
@@ -267,18 +270,26 @@ class RunningNode:
         return []
 
     def _index_reads(self) -> list[m.Effect]:
-        """One read-index round for the reads taken since the last drain (etcd's batching of ReadIndex):
-        the index is taken after every one of them arrived, so serving them at or after it is
-        linearizable for each. A node that stopped leading meanwhile refuses them, unread."""
-        requests, self._reads_to_index = self._reads_to_index, []
-        if not requests:
+        """One read-index round for the reads waiting (etcd's batching of ReadIndex): the index is taken
+        after every one of them arrived, so serving them at or after it is linearizable for each. While a
+        round is in flight they wait for the next one (etcd's `linearizableReadLoop`): a round per drain
+        cost a heartbeat and its answer from every follower for about one read each under load. A node
+        that stopped leading meanwhile refuses them, unread."""
+        if not self._reads_to_index or self._read_round_in_flight():
             return []
+        requests, self._reads_to_index = self._reads_to_index, []
         if not self.rep.can_propose():
             return self._refuse_unexecuted(requests)
         context = self._forwarder.new_id().to_bytes(8, "big")
-        self._reads[context] = _PendingReads(requests)
+        self._reads[context] = _PendingReads(requests, self.rep.raft.term)
         self.rep.raft.read_index(context)
         return []
+
+    def _read_round_in_flight(self) -> bool:
+        """Whether this leader awaits a read-index round it asked in its current term (an older round
+        ends only by expiring: Raft dropped it when the term or role changed)."""
+        term = self.rep.raft.term
+        return self.rep.can_propose() and any(pending.term == term for pending in self._reads.values())
 
     def _refuse_unexecuted(self, requests: list[_Request]) -> list[m.Effect]:
         """Requests taken while this node led, refused because it no longer does: nothing of them ran,
@@ -570,6 +581,13 @@ class RunningNode:
         return self.peers.send(NodeId(message.dst), PayloadKind.RAFT, peer_wire.encode(message))
 
     def drain(self) -> list[m.Effect]:
+        effects = self._drain_once()
+        # The round that held reads back ended in this drain: they get theirs now, not at the next input.
+        while self._reads_to_index and not self._read_round_in_flight():
+            effects += self._drain_once()
+        return effects + self._forwarder.flush()
+
+    def _drain_once(self) -> list[m.Effect]:
         refused = self._index_reads()
         outcome = self.rep.drain(self._send_raft, self._now_ms)
         effects = refused + outcome.effects
@@ -590,7 +608,7 @@ class RunningNode:
             effects += self.peer_addresses()
         if outcome.committed_to is not None or outcome.truncated_to is not None:
             effects += self.client_certificates()
-        return effects + self._forwarder.flush()
+        return effects
 
     def _note_removals(self) -> None:
         """After a commit: is this node's retirement committed, and whose removal is?"""

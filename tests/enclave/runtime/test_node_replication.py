@@ -129,6 +129,30 @@ def test_linearizable_reads_that_arrive_together_share_one_read_index_round() ->
     assert values == [b"value"] * len(reads)
 
 
+def test_reads_that_arrive_while_a_read_index_round_is_in_flight_wait_and_share_the_next_one() -> None:
+    simulation = three_nodes()
+    leader = simulation.leader()
+    assert leader is not None
+    simulation.give(leader, put(b"read-later", 950))
+    simulation.run_until(lambda: 950 in simulation.hosts[leader].answers, 100, "the write")
+    user = provisioned().user_cert_der
+    first, *later = (m.ClientRequest(951 + n, user, m.Get(MAP, b"read-later")) for n in range(4))
+    followers = sorted(simulation.node_ids[i] for i in range(3) if i != leader)
+
+    round_one = simulation.give(leader, first)
+    waiting = [simulation.give(leader, read) for read in later]
+
+    assert sorted(e.node_id for e in round_one if isinstance(e, m.SendToPeer)) == followers
+    assert not any(isinstance(e, m.SendToPeer) for effects in waiting for e in effects), (
+        "a read taken while a round is in flight starts no round of its own"
+    )
+    answers = simulation.hosts[leader].answers
+    simulation.run_until(lambda: first.request_id in answers, 100, "the first read")
+    simulation.run_until(lambda: all(r.request_id in answers for r in later), 100, "the reads that waited")
+    results = [answers[r.request_id] for r in (first, *later)]
+    assert all(isinstance(r, m.GetResult) and r.value == b"value" for r in results)
+
+
 def test_a_followers_batch_of_writes_goes_to_the_primary_in_one_frame() -> None:
     simulation = three_nodes()
     leader = simulation.leader()
