@@ -5,7 +5,7 @@ from __future__ import annotations
 from consensus import RaftConfig
 from enclave.runtime import messages as m
 from tests.enclave.runtime.node_helpers import put, three_nodes
-from tests.sim.simulation import MAP
+from tests.sim.simulation import MAP, Simulation
 from tests.sim.world import SETTINGS, provisioned
 
 
@@ -107,16 +107,25 @@ def test_writes_forwarded_together_become_one_proposal_and_a_refused_frame_among
     assert seqnos == list(range(seqnos[0], seqnos[0] + 6))
 
 
-def test_linearizable_reads_that_arrive_together_share_one_read_index_round() -> None:
+def _reads_of_a_committed_write(
+    key: bytes, request_id: int, count: int
+) -> tuple[Simulation, int, list[m.ClientRequest]]:
+    """Three nodes whose primary committed a put of `key`, and `count` linearizable reads of it (not yet
+    given to anyone): the simulation, the primary's index and the reads."""
     simulation = three_nodes()
     leader = simulation.leader()
     assert leader is not None
-    simulation.give(leader, put(b"read-together", 900))
-    simulation.run_until(lambda: 900 in simulation.hosts[leader].answers, 100, "the write")
+    simulation.give(leader, put(key, request_id))
+    simulation.run_until(lambda: request_id in simulation.hosts[leader].answers, 100, "the write")
     user = provisioned().user_cert_der
-    reads = tuple(m.ClientRequest(901 + n, user, m.Get(MAP, b"read-together")) for n in range(5))
+    reads = [m.ClientRequest(request_id + 1 + n, user, m.Get(MAP, key)) for n in range(count)]
+    return simulation, leader, reads
 
-    effects = simulation.give(leader, m.ClientRequestBatch(reads))
+
+def test_linearizable_reads_that_arrive_together_share_one_read_index_round() -> None:
+    simulation, leader, reads = _reads_of_a_committed_write(b"read-together", 900, 5)
+
+    effects = simulation.give(leader, m.ClientRequestBatch(tuple(reads)))
 
     # One heartbeat round carries the read index: one frame to each follower, not one per read.
     sent = [e.node_id for e in effects if isinstance(e, m.SendToPeer)]
@@ -130,13 +139,7 @@ def test_linearizable_reads_that_arrive_together_share_one_read_index_round() ->
 
 
 def test_reads_that_arrive_while_a_read_index_round_is_in_flight_wait_and_share_the_next_one() -> None:
-    simulation = three_nodes()
-    leader = simulation.leader()
-    assert leader is not None
-    simulation.give(leader, put(b"read-later", 950))
-    simulation.run_until(lambda: 950 in simulation.hosts[leader].answers, 100, "the write")
-    user = provisioned().user_cert_der
-    first, *later = (m.ClientRequest(951 + n, user, m.Get(MAP, b"read-later")) for n in range(4))
+    simulation, leader, (first, *later) = _reads_of_a_committed_write(b"read-later", 950, 4)
     followers = sorted(simulation.node_ids[i] for i in range(3) if i != leader)
 
     round_one = simulation.give(leader, first)
