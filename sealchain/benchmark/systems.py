@@ -25,6 +25,7 @@ from pathlib import Path
 from enclave.crypto.identity import ServiceIdentity
 from enclave.crypto.keys import MIN_ENTROPY_BYTES, identity_key_from_entropy, private_key_pem
 from node.config import ConsensusSettings
+from node.files import DIRECTORY_MODE, PRIVATE_MODE, PUBLIC_MODE, create_file
 from node.network import LOOPBACK, LocalNetwork, bring_up, wait_for
 from sealchain.benchmark.targets import EtcdSpec, SealchainSpec
 from sealchain.governance import GovernanceClient, MemberSigner, activate_and_open
@@ -144,17 +145,16 @@ class EtcdTls:
 
 def write_etcd_tls(directory: Path) -> EtcdTls:
     """A CA and one loopback identity it endorses (P-384, as sealchain's), written to `directory`."""
-    directory.mkdir(parents=True, mode=0o700)
+    directory.mkdir(parents=True, mode=DIRECTORY_MODE)
     now = datetime.now(UTC)
     validity = {"not_before": now - timedelta(minutes=5), "not_after": now + timedelta(days=1)}
     ca = ServiceIdentity.create(os.urandom(MIN_ENTROPY_BYTES), **validity)
     member_key = identity_key_from_entropy(os.urandom(MIN_ENTROPY_BYTES))
     member = ca.endorse(member_key, [LOOPBACK, "localhost"], **validity)
     tls = EtcdTls(directory / "ca.pem", directory / "member.pem", directory / "member.key")
-    tls.ca_cert.write_text(ca.cert_pem)
-    tls.cert.write_text(member.cert_pem)
-    tls.key.touch(mode=0o600)
-    tls.key.write_text(private_key_pem(member_key))
+    create_file(tls.ca_cert, ca.cert_pem.encode(), PUBLIC_MODE)
+    create_file(tls.cert, member.cert_pem.encode(), PUBLIC_MODE)
+    create_file(tls.key, private_key_pem(member_key).encode(), PRIVATE_MODE)
     return tls
 
 
