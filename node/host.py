@@ -155,7 +155,7 @@ class Host:
         )
         self.state_store = StateStore(config.path(config.state_dir))
         self.snapshots = SnapshotFiles(config.path(config.snapshots_dir))
-        self.peers = PeerLinks(self._service_cert_pem)
+        self.peers = PeerLinks()
         self._queue: collections.deque[m.HostInput] = collections.deque()
         self.metrics = NodeMetrics(
             config.path(config.ledger_dir),
@@ -471,7 +471,7 @@ class Host:
         assert service_cert is not None, "a TLS identity before the service certificate is known"
         self.servers.set_identity(cert_pem, key_pem, service_cert)
         self._spawn(self.servers.report_client_api_serving(), "client api health")
-        self.peers.set_identity(self.node_id, cert_pem, key_pem)
+        self.peers.set_identity(cert_pem, key_pem, service_cert)
         log_event(logging.INFO, "tls identity", node_id=self.node_id)
 
     # -- requests that the enclave answers later -------------------------------------------------

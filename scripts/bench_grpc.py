@@ -4,10 +4,11 @@ A server process (grpc.aio and an asyncio TLS listener, mutual TLS on loopback) 
 client measure, per operation, the CPU both processes spend:
 - a unary call (the client API's shape: `Client.Put` with a 100-byte value, answered with an empty
   `WriteResponse`), N outstanding at a time;
-- one message of a client stream (the peer links' shape: `Peer.Stream`, a `PeerFrame` of one frame), each
-  written on its own, paced at `--rate` a second as a link writes when the node drains (back to back,
-  gRPC and the kernel would coalesce them, which a node under load does not see);
-- one length-prefixed frame on a plain asyncio TLS connection, the same way.
+- one message of a gRPC client stream (how the peer links sent frames until they moved to plain TLS), a
+  frame each, written on its own, paced at `--rate` a second as a link writes when the node drains (back
+  to back, gRPC and the kernel would coalesce them, which a node under load does not see);
+- one length-prefixed frame on a plain asyncio TLS connection (the peer links' transport now), the same
+  way.
 The client's CPU includes the pacing's sleeps (the same for both transports); the server's does not.
 docs/performance.md uses the figures to say what a put must cost at least.
 
@@ -34,7 +35,7 @@ from pathlib import Path
 
 import grpc
 
-from proto.sealchain.v1 import client_pb2, client_pb2_grpc, node_pb2, node_pb2_grpc
+from proto.sealchain.v1 import client_pb2, client_pb2_grpc
 from sealchain.benchmark.runner import cpu_seconds
 from sealchain.identities import generate_identity
 
@@ -52,13 +53,15 @@ class _Client(client_pb2_grpc.ClientServicer):
         return client_pb2.WriteResponse()
 
 
-class _Peer(node_pb2_grpc.PeerServicer):
-    async def Stream(
-        self, request_iterator: AsyncIterator[node_pb2.PeerFrame], context: grpc.aio.ServicerContext
-    ) -> node_pb2.PeerAck:
-        async for _ in request_iterator:
-            pass
-        return node_pb2.PeerAck()
+async def _read_stream(request_iterator: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> bytes:
+    async for _ in request_iterator:
+        pass
+    return b""
+
+
+# A client stream of raw frames, as the peer links were before they left gRPC (no .proto: bytes in, bytes
+# out), kept to compare the two transports.
+STREAM_SERVICE, STREAM_METHOD = "bench.Frames", "/bench.Frames/Stream"
 
 
 async def _read_frames(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -74,7 +77,13 @@ async def serve(folder: Path) -> None:
     cert_pem, key_pem = (folder / "cert.pem").read_bytes(), (folder / "key.pem").read_bytes()
     server = grpc.aio.server()
     client_pb2_grpc.add_ClientServicer_to_server(_Client(), server)  # type: ignore[no-untyped-call]
-    node_pb2_grpc.add_PeerServicer_to_server(_Peer(), server)  # type: ignore[no-untyped-call]
+    server.add_generic_rpc_handlers(
+        (
+            grpc.method_handlers_generic_handler(
+                STREAM_SERVICE, {"Stream": grpc.stream_unary_rpc_method_handler(_read_stream)}
+            ),
+        )
+    )
     credentials = grpc.ssl_server_credentials(
         [(key_pem, cert_pem)], root_certificates=cert_pem, require_client_auth=True
     )
@@ -169,13 +178,11 @@ async def unary_calls(channel: grpc.aio.Channel, server_pid: int, calls: int, co
 async def stream_messages(
     channel: grpc.aio.Channel, server_pid: int, messages: int, rate: float, frame: bytes
 ) -> Figures:
-    stub = node_pb2_grpc.PeerStub(channel)  # type: ignore[no-untyped-call]
-    message = node_pb2.PeerFrame(from_node_id="0" * 64, channel_frames=[frame])
-    call = stub.Stream()
-    await call.write(message)
+    call = channel.stream_unary(STREAM_METHOD)()
+    await call.write(frame)
 
     async def run(latencies: list[float]) -> None:
-        await _paced(messages, rate, lambda: call.write(message))
+        await _paced(messages, rate, lambda: call.write(frame))
         await call.done_writing()
         await call
 

@@ -1,18 +1,16 @@
-"""The node's gRPC servers (grpc.aio): client API (mTLS), peer frames (mTLS), joins (TLS), operator API.
+"""The node's servers: client API (mTLS), joins (TLS) and operator API on gRPC (grpc.aio), peer frames
+(mTLS, `node.rpc.peer_server`).
 
 The servicers only translate: a request becomes a typed call (`convert`), the host hands it to the enclave
 and awaits the enclave's answer, the answer becomes a response or a gRPC error carrying the `ErrorCode`.
 
 - Client: the caller must present a certificate; gRPC checks it against the accepted roots (`ServerTls`)
   and the enclave checks it again against the service's users.
-- Peer (`Peer.Stream`): mutual TLS, both sides presenting service-endorsed certificates: a caller
-  without one never completes the handshake, and a stream whose frames claim another sender than the
-  caller's certificate is refused (and logged) before the enclave sees them. The enclaves' channels then
-  authenticate every frame end to end (DESIGN.md section 5).
+- Peer: not gRPC (`node.rpc.peer_server`): mutual TLS, both sides presenting service-endorsed
+  certificates, carrying length-prefixed frames in the name of the caller's certificate. The enclaves'
+  channels then authenticate every frame end to end (DESIGN.md section 5).
 - Join (`Peer.Join`, on its own port): TLS with the node's certificate, no client certificate, since a
-  joining node has none yet; it can send nothing but join requests there (`Stream` needs the caller's
-  certificate). gRPC's Python API either requires client certificates on a port or never asks for
-  them, hence the two ports.
+  joining node has none yet; it can send nothing but join requests there.
 - Governance: on the client port (members present their certificates there too); every request that
   changes anything is a member's COSE Sign1 message that the enclave verifies, whoever the TLS caller is.
 - Operator: plaintext on a loopback address: status, metrics, gRPC health checking and reflection.
@@ -24,27 +22,23 @@ and awaits the enclave's answer, the answer becomes a response or a gRPC error c
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 from wsgiref.simple_server import WSGIServer
 
 import grpc
-from cryptography import x509
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry, generate_latest, start_http_server
 
-from enclave.crypto.certs import certificate_public_key
-from enclave.crypto.ids import node_id_of
 from enclave.runtime import messages as m
 from node.config import LOOPBACK_ANY_PORT, Address
-from node.node_log import log_event
 from node.rpc import convert
 from node.rpc.decode_errors import InvalidArgumentOnDecodeError
+from node.rpc.peer_server import PeerServer
 from node.rpc.tls import ServerTls, caller_certificate_der
 from proto.sealchain.v1 import (
     client_pb2,
@@ -66,10 +60,6 @@ GOVERNANCE_SERVICE = governance_pb2.DESCRIPTOR.services_by_name["Governance"].fu
 # gRPC binds with SO_REUSEPORT by default: another process could then bind a node's port too and receive
 # part of its connections. A node owns its ports; a port in use is a bind error, not a silent share.
 SERVER_OPTIONS = (("grpc.so_reuseport", 0),)
-# Peers are authenticated nodes of the service; a snapshot shipped to a far-behind node travels as one
-# frame, so their stream messages may be far larger than gRPC's 4 MiB default.
-MAX_PEER_MESSAGE_BYTES = 256 << 20
-PEER_SERVER_OPTIONS = (*SERVER_OPTIONS, ("grpc.max_receive_message_length", MAX_PEER_MESSAGE_BYTES))
 
 
 class NodeHandlers(Protocol):
@@ -79,7 +69,7 @@ class NodeHandlers(Protocol):
 
     async def join_request(self, body: bytes) -> bytes: ...
 
-    def peer_frame(self, from_node_id: str, frame: bytes) -> None: ...
+    def peer_frame(self, from_node_id: str, frame: bytes) -> None: ...  # see `PeerServer`
 
     async def node_status(self) -> m.NodeStatusReport: ...
 
@@ -208,36 +198,6 @@ class PeerService(node_pb2_grpc.PeerServicer):
             )
             raise  # unreachable: abort raises
 
-    async def Stream(
-        self, request_iterator: AsyncIterator[node_pb2.PeerFrame], context: grpc.aio.ServicerContext
-    ) -> node_pb2.PeerAck:
-        """Frames of the node whose certificate the caller presented, and only those."""
-        caller = caller_certificate_der(context.auth_context())
-        if caller is None:  # the join port: no client certificate, no peer frames
-            log_event(
-                logging.WARNING, "peer stream refused", reason="no client certificate", peer=context.peer()
-            )
-            await context.abort(
-                grpc.StatusCode.UNAUTHENTICATED, "peer frames need a service-endorsed certificate"
-            )
-        assert caller is not None
-        sender = node_id_of(certificate_public_key(x509.load_der_x509_certificate(caller)))
-        async for frame in request_iterator:
-            if frame.from_node_id != sender:
-                log_event(
-                    logging.WARNING,
-                    "peer stream refused",
-                    reason="a frame claims another sender than the caller's certificate",
-                    caller=sender,
-                    claimed=frame.from_node_id,
-                )
-                await context.abort(
-                    grpc.StatusCode.PERMISSION_DENIED, "frames must come from the caller's node"
-                )
-            for channel_frame in frame.channel_frames:
-                self._handlers.peer_frame(frame.from_node_id, channel_frame)
-        return node_pb2.PeerAck()
-
 
 class OperatorService(operator_pb2_grpc.OperatorServicer):
     def __init__(self, handlers: NodeHandlers, metrics: CollectorRegistry) -> None:
@@ -287,18 +247,16 @@ class NodeServers:
         `NodeMetrics.registry`; None: an empty one)."""
         metrics = CollectorRegistry() if metrics is None else metrics
         self.client_tls = ServerTls(require_client_auth=True, client_roots=client_roots)
-        # Peers present certificates endorsed by the service (roots set by `set_identity`); until this
-        # node knows its service, nobody can stream frames to it.
-        self.peer_tls = ServerTls(require_client_auth=True)
         self.join_tls = ServerTls(require_client_auth=False)
+        # Until this node knows its service, nobody can send frames to it.
+        self._peer = PeerServer(handlers.peer_frame)
         decode_errors = (InvalidArgumentOnDecodeError(),)
         self._client = grpc.aio.server(options=SERVER_OPTIONS, interceptors=decode_errors)
-        self._peer = grpc.aio.server(options=PEER_SERVER_OPTIONS, interceptors=decode_errors)
+        self._join = grpc.aio.server(options=SERVER_OPTIONS, interceptors=decode_errors)
         self._operator = grpc.aio.server(options=SERVER_OPTIONS, interceptors=decode_errors)
         client_pb2_grpc.add_ClientServicer_to_server(ClientService(handlers), self._client)  # type: ignore[no-untyped-call]
         governance_pb2_grpc.add_GovernanceServicer_to_server(GovernanceService(handlers), self._client)  # type: ignore[no-untyped-call]
-        # One server, two ports: `Peer.Stream` is served only where the caller presented a certificate.
-        node_pb2_grpc.add_PeerServicer_to_server(PeerService(handlers), self._peer)  # type: ignore[no-untyped-call]
+        node_pb2_grpc.add_PeerServicer_to_server(PeerService(handlers), self._join)  # type: ignore[no-untyped-call]
         operator_pb2_grpc.add_OperatorServicer_to_server(OperatorService(handlers, metrics), self._operator)  # type: ignore[no-untyped-call]
         self._metrics = metrics
         self._metrics_http: WSGIServer | None = None
@@ -333,15 +291,21 @@ class NodeServers:
             client=_bind(
                 client, lambda: self._client.add_secure_port(str(client), self.client_tls.credentials())
             ),
-            peer=_bind(peer, lambda: self._peer.add_secure_port(str(peer), self.peer_tls.credentials())),
+            peer=await self._listen_for_peers(peer),
             operator=_bind(operator, lambda: self._operator.add_insecure_port(str(operator))),
-            join=_bind(join, lambda: self._peer.add_secure_port(str(join), self.join_tls.credentials())),
+            join=_bind(join, lambda: self._join.add_secure_port(str(join), self.join_tls.credentials())),
             metrics=self._serve_metrics(metrics),
         )
-        for server in (self._client, self._peer, self._operator):
+        for server in (self._client, self._join, self._operator):
             await server.start()
         await self.health.set(CLIENT_SERVICE, health_pb2.HealthCheckResponse.NOT_SERVING)
         return ports
+
+    async def _listen_for_peers(self, address: Address) -> int:
+        try:
+            return await self._peer.start(address)
+        except OSError as error:
+            raise ListenError(f"cannot listen on {address}: {error.strerror}") from None
 
     def _serve_metrics(self, address: Address) -> int:
         """`GET /metrics` on `address`, from a daemon thread; the port bound."""
@@ -355,16 +319,17 @@ class NodeServers:
     def set_identity(self, cert_pem: bytes, key_pem: bytes, service_cert_pem: bytes) -> None:
         """From the next TLS handshake on, every TLS port presents the service-endorsed certificate, and
         the peer port accepts the callers the service endorsed."""
-        for tls in (self.client_tls, self.peer_tls, self.join_tls):
+        for tls in (self.client_tls, self.join_tls):
             tls.set_identity(cert_pem, key_pem)
-        self.peer_tls.set_client_roots(service_cert_pem)
+        self._peer.set_identity(cert_pem, key_pem, service_cert_pem)
 
     async def report_client_api_serving(self) -> None:
         await self.health.set(CLIENT_SERVICE, health_pb2.HealthCheckResponse.SERVING)
 
     async def stop(self, grace_seconds: float) -> None:
         await self.health.enter_graceful_shutdown()
-        stopping = [server.stop(grace_seconds) for server in (self._client, self._peer, self._operator)]
+        stopping = [server.stop(grace_seconds) for server in (self._client, self._join, self._operator)]
+        stopping.append(self._peer.stop())
         if self._metrics_http is not None:
             stopping.append(self._stop_metrics(self._metrics_http))
             self._metrics_http = None

@@ -8,7 +8,7 @@ whichever healthy node is primary when it starts. Every fault ends (heals) befor
 of faults is bounded by `duration` (and `max_faults`). `steps(faults)` turns the faults into the timed
 actions the injector carries out (`tests/nemesis/faults.py`).
 
-The network faults act on a node's *inbound* peer proxy: every peer stream to the node passes through it,
+The network faults act on a node's *inbound* peer proxy: every peer connection to the node passes through it,
 so they are faults of what the node hears; ISOLATE also refuses the node's own connections at the other
 nodes' proxies (docs/testing.md says what that covers and what it does not).
 """

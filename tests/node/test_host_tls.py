@@ -1,7 +1,6 @@
 """The node's TLS (node/rpc/tls.py) over real gRPC on loopback: a server listens before its enclave has
 an identity, switches to the service-endorsed certificate without restarting, and accepts exactly the
-client certificates it is told to; the peer port takes frames only from nodes the service endorsed, each
-in its own name."""
+client certificates it is told to (the peer port, which is not gRPC: test_peer_transport.py)."""
 
 from __future__ import annotations
 
@@ -9,41 +8,16 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
 from enclave.crypto.certs import certificate_pem, service_certificate
-from enclave.crypto.identity import NodeIdentity, ServiceIdentity
-from enclave.crypto.keys import identity_key_from_entropy, private_key_pem
-from node.config import Address
-from node.rpc.servers import NodeHandlers, NodeServers
+from enclave.crypto.keys import identity_key_from_entropy
 from node.rpc.tls import ServerTls, channel_credentials, client_roots, roots_valid_at
-from proto.sealchain.v1 import node_pb2, node_pb2_grpc
 from sealchain.identities import GeneratedIdentity, generate_identity
-
-NOW = datetime.now(UTC)
-
-
-def service() -> ServiceIdentity:
-    return ServiceIdentity.create(
-        b"s" * 64, not_before=NOW - timedelta(hours=1), not_after=NOW + timedelta(days=1)
-    )
-
-
-def node(service_identity: ServiceIdentity, seed: bytes) -> NodeIdentity:
-    return service_identity.endorse(
-        identity_key_from_entropy(seed * 64),
-        ["127.0.0.1"],
-        not_before=NOW - timedelta(hours=1),
-        not_after=NOW + timedelta(days=1),
-    )
-
-
-def pem_pair(identity: NodeIdentity) -> tuple[bytes, bytes]:
-    return identity.cert_pem.encode(), private_key_pem(identity.key).encode()
+from tests.node.node_identities import node, pem_pair, service
 
 
 def pair(identity: GeneratedIdentity) -> tuple[bytes, bytes]:
@@ -89,12 +63,7 @@ def test_the_server_is_trusted_only_once_it_has_the_endorsed_identity() -> None:
 
 
 def test_a_node_of_another_service_is_not_trusted() -> None:
-    ours, theirs = (
-        service(),
-        ServiceIdentity.create(
-            b"t" * 64, not_before=NOW - timedelta(hours=1), not_after=NOW + timedelta(days=1)
-        ),
-    )
+    ours, theirs = service(), service(b"t")
 
     async def scenario() -> grpc.StatusCode:
         tls = ServerTls(require_client_auth=False)
@@ -129,70 +98,6 @@ def test_mutual_tls_accepts_exactly_the_listed_client_certificates() -> None:
         grpc.StatusCode.UNAVAILABLE,
         grpc.StatusCode.OK,
     ]
-
-
-class RecordedFrames:
-    """The servers' handlers as far as peer frames go: what reached the host, in order. Every other
-    call is a test failure."""
-
-    def __init__(self) -> None:
-        self.frames: list[tuple[str, bytes]] = []
-
-    def peer_frame(self, from_node_id: str, frame: bytes) -> None:
-        self.frames.append((from_node_id, frame))
-
-    def __getattr__(self, name: str) -> Any:
-        raise AssertionError(f"unexpected call to {name}")
-
-
-async def stream(address: str, credentials: grpc.ChannelCredentials, senders: list[str]) -> grpc.StatusCode:
-    frames = [node_pb2.PeerFrame(from_node_id=sender, channel_frames=[b"frame"]) for sender in senders]
-    async with grpc.aio.secure_channel(address, credentials) as channel:
-        try:
-            await node_pb2_grpc.PeerStub(channel).Stream(iter(frames), timeout=5)  # type: ignore[no-untyped-call]
-        except grpc.aio.AioRpcError as error:
-            return error.code()
-    return grpc.StatusCode.OK
-
-
-def test_the_peer_port_takes_frames_only_from_endorsed_nodes_in_their_own_name() -> None:
-    service_identity = service()
-    this, peer, other = (node(service_identity, seed) for seed in (b"a", b"b", b"c"))
-    another_service = ServiceIdentity.create(
-        b"t" * 64, not_before=NOW - timedelta(hours=1), not_after=NOW + timedelta(days=1)
-    )
-    foreign = node(another_service, b"d")
-    service_cert = service_identity.cert_pem.encode()
-    as_peer = channel_credentials(service_cert, pem_pair(peer))
-    as_foreign = channel_credentials(service_cert, pem_pair(foreign))
-    handlers = RecordedFrames()
-
-    async def scenario() -> list[grpc.StatusCode]:
-        servers = NodeServers(cast(NodeHandlers, handlers), client_roots=None)
-        loopback = Address("127.0.0.1", 0)
-        ports = await servers.start(loopback, loopback, loopback, loopback)
-        peer_port, join_port = f"127.0.0.1:{ports.peer}", f"127.0.0.1:{ports.join}"
-        try:
-            outcomes = [await stream(peer_port, as_peer, [peer.node_id])]  # before it knows its service
-            servers.set_identity(*pem_pair(this), service_cert)
-            outcomes += [
-                await stream(peer_port, as_peer, [peer.node_id, peer.node_id]),
-                await stream(peer_port, as_peer, [other.node_id]),
-                await stream(peer_port, as_foreign, [foreign.node_id]),
-                await stream(join_port, as_peer, [peer.node_id]),
-            ]
-            return outcomes
-        finally:
-            await servers.stop(grace_seconds=0)
-
-    assert asyncio.run(scenario()) == [
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.OK,
-        grpc.StatusCode.PERMISSION_DENIED,  # an endorsed peer claiming to be another node
-        grpc.StatusCode.UNAVAILABLE,  # endorsed by another service: the handshake fails
-        grpc.StatusCode.UNAUTHENTICATED,  # the join port asks for no certificate: no peer frames there
-    ]
-    assert handlers.frames == [(peer.node_id, b"frame"), (peer.node_id, b"frame")]
 
 
 def test_only_certificates_valid_now_are_client_roots_the_longest_lived_first() -> None:

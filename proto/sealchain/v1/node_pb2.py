@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dproto/sealchain/v1/node.proto\x12\x0csealchain.v1\"\x1b\n\x0bJoinRequest\x12\x0c\n\x04\x62ody\x18\x01 \x01(\x0c\"\x1c\n\x0cJoinResponse\x12\x0c\n\x04\x62ody\x18\x01 \x01(\x0c\"9\n\tPeerFrame\x12\x14\n\x0c\x66rom_node_id\x18\x01 \x01(\t\x12\x16\n\x0e\x63hannel_frames\x18\x02 \x03(\x0c\"\t\n\x07PeerAck2\x81\x01\n\x04Peer\x12=\n\x04Join\x12\x19.sealchain.v1.JoinRequest\x1a\x1a.sealchain.v1.JoinResponse\x12:\n\x06Stream\x12\x17.sealchain.v1.PeerFrame\x1a\x15.sealchain.v1.PeerAck(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dproto/sealchain/v1/node.proto\x12\x0csealchain.v1\"\x1b\n\x0bJoinRequest\x12\x0c\n\x04\x62ody\x18\x01 \x01(\x0c\"\x1c\n\x0cJoinResponse\x12\x0c\n\x04\x62ody\x18\x01 \x01(\x0c\x32\x45\n\x04Peer\x12=\n\x04Join\x12\x19.sealchain.v1.JoinRequest\x1a\x1a.sealchain.v1.JoinResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,10 +35,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_JOINREQUEST']._serialized_end=74
   _globals['_JOINRESPONSE']._serialized_start=76
   _globals['_JOINRESPONSE']._serialized_end=104
-  _globals['_PEERFRAME']._serialized_start=106
-  _globals['_PEERFRAME']._serialized_end=163
-  _globals['_PEERACK']._serialized_start=165
-  _globals['_PEERACK']._serialized_end=174
-  _globals['_PEER']._serialized_start=177
-  _globals['_PEER']._serialized_end=306
+  _globals['_PEER']._serialized_start=106
+  _globals['_PEER']._serialized_end=175
 # @@protoc_insertion_point(module_scope)

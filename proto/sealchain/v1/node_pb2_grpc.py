@@ -26,8 +26,8 @@ if _version_not_supported:
 
 
 class PeerStub:
-    """`Stream` is served on the peer port (mutual TLS with service-endorsed certificates, frames only in the
-    caller's own name); `Join` also on the join port, which asks for no client certificate.
+    """Served on the join port, which asks for no client certificate. Frames between nodes do not use gRPC:
+    the peer port is mutual TLS carrying length-prefixed frames (node/rpc/peer_tls.py).
     """
 
     def __init__(self, channel):
@@ -41,25 +41,14 @@ class PeerStub:
                 request_serializer=proto_dot_sealchain_dot_v1_dot_node__pb2.JoinRequest.SerializeToString,
                 response_deserializer=proto_dot_sealchain_dot_v1_dot_node__pb2.JoinResponse.FromString,
                 _registered_method=True)
-        self.Stream = channel.stream_unary(
-                '/sealchain.v1.Peer/Stream',
-                request_serializer=proto_dot_sealchain_dot_v1_dot_node__pb2.PeerFrame.SerializeToString,
-                response_deserializer=proto_dot_sealchain_dot_v1_dot_node__pb2.PeerAck.FromString,
-                _registered_method=True)
 
 
 class PeerServicer:
-    """`Stream` is served on the peer port (mutual TLS with service-endorsed certificates, frames only in the
-    caller's own name); `Join` also on the join port, which asks for no client certificate.
+    """Served on the join port, which asks for no client certificate. Frames between nodes do not use gRPC:
+    the peer port is mutual TLS carrying length-prefixed frames (node/rpc/peer_tls.py).
     """
 
     def Join(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def Stream(self, request_iterator, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -73,11 +62,6 @@ def add_PeerServicer_to_server(servicer, server):
                     request_deserializer=proto_dot_sealchain_dot_v1_dot_node__pb2.JoinRequest.FromString,
                     response_serializer=proto_dot_sealchain_dot_v1_dot_node__pb2.JoinResponse.SerializeToString,
             ),
-            'Stream': grpc.stream_unary_rpc_method_handler(
-                    servicer.Stream,
-                    request_deserializer=proto_dot_sealchain_dot_v1_dot_node__pb2.PeerFrame.FromString,
-                    response_serializer=proto_dot_sealchain_dot_v1_dot_node__pb2.PeerAck.SerializeToString,
-            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'sealchain.v1.Peer', rpc_method_handlers)
@@ -87,8 +71,8 @@ def add_PeerServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Peer:
-    """`Stream` is served on the peer port (mutual TLS with service-endorsed certificates, frames only in the
-    caller's own name); `Join` also on the join port, which asks for no client certificate.
+    """Served on the join port, which asks for no client certificate. Frames between nodes do not use gRPC:
+    the peer port is mutual TLS carrying length-prefixed frames (node/rpc/peer_tls.py).
     """
 
     @staticmethod
@@ -108,33 +92,6 @@ class Peer:
             '/sealchain.v1.Peer/Join',
             proto_dot_sealchain_dot_v1_dot_node__pb2.JoinRequest.SerializeToString,
             proto_dot_sealchain_dot_v1_dot_node__pb2.JoinResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def Stream(request_iterator,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.stream_unary(
-            request_iterator,
-            target,
-            '/sealchain.v1.Peer/Stream',
-            proto_dot_sealchain_dot_v1_dot_node__pb2.PeerFrame.SerializeToString,
-            proto_dot_sealchain_dot_v1_dot_node__pb2.PeerAck.FromString,
             options,
             channel_credentials,
             insecure,
