@@ -56,8 +56,7 @@ def peer_tls_context(
 def node_id_of_peer(ssl_object: ssl.SSLObject | None) -> str:
     """The node id (hex SHA-256 of the public key DER) in the certificate the other end presented."""
     der = None if ssl_object is None else ssl_object.getpeercert(binary_form=True)
-    if der is None:  # CERT_REQUIRED makes this unreachable; a belt to those braces
-        raise FrameError("the peer presented no certificate")
+    assert der is not None, "both ends require a certificate (CERT_REQUIRED), so a connection has one"
     return node_id_of(certificate_public_key(x509.load_der_x509_certificate(der)))
 
 
