@@ -3,15 +3,15 @@
 Node-to-node traffic is a one-way flow of opaque frames that the enclaves' channels already authenticate
 and order (DESIGN.md section 5), so it needs no RPC layer: each frame is a 4-byte big-endian length and the
 frame, written by the dialling node only, as CCF's nodes write theirs on raw TLS. gRPC's Python streams
-cost about three times the CPU of this per message and hand every message through two more threads
+cost two to three times the CPU of this per message and hand every message through two more threads
 (docs/performance.md).
 
 Both ends present certificates endorsed by the service and accept only such certificates. The sender of
 a connection's frames is the node whose key its certificate holds: a frame cannot claim another sender.
 
 Python's `ssl` reads a certificate's key only from a file. The node's key is the enclave's and must not
-reach the disk, so it is handed over through an anonymous in-memory file (`memfd_create`), closed as
-soon as OpenSSL has read it.
+reach the disk, so it is handed over through an anonymous in-memory file (`memfd_create`, Linux's),
+closed as soon as OpenSSL has read it.
 """
 
 from __future__ import annotations
