@@ -6,7 +6,8 @@ replays of it) twice, over TLS presenting a node certificate endorsed by another
 client certificate but speaks only gRPC (the connection is closed). Then it replays, byte for byte on a
 fresh TCP connection, everything the other nodes sent to the node's peer port (captured by a tapping
 proxy): the TLS handshake fails and the connection is closed. Nothing reaches the enclave: the node
-changes nothing (term, commit and primary stay as they were, it still serves writes) and answers no frame.
+changes nothing (term, commit and primary stay as they were, it still serves writes), answers no frame,
+and logs the refused connection.
 """
 
 from __future__ import annotations
@@ -119,6 +120,9 @@ def attack(cluster: Cluster, recorded: Callable[[], bytes], peer_port: Address) 
     node_config = cluster.local.nodes[target].config()
     assert closed_by_the_node(node_config.peer.advertised, as_stranger, frames)
     assert closed_by_the_node(node_config.join_api.advertised, as_stranger, frames)
+    cluster.wait_for_log(
+        target, "the refused connection", lambda event: event["event"] == "peer connection refused"
+    )
 
     replay(recorded(), peer_port)
     assert not any("PeerMessage" in str(event["event"]) for event in cluster.log_events(target))

@@ -81,7 +81,9 @@ async def closed_by_the_node(port: int, context: ssl.SSLContext, data: bytes) ->
         writer.close()
 
 
-def test_the_peer_port_takes_frames_only_from_nodes_the_service_endorsed_in_their_own_name() -> None:
+def test_the_peer_port_takes_frames_only_from_nodes_the_service_endorsed_in_their_own_name(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     ours, theirs = service(b"s"), service(b"t")
     this, peer, foreign = node(ours, b"a"), node(ours, b"b"), node(theirs, b"d")
     delivered = Delivered()
@@ -109,8 +111,17 @@ def test_the_peer_port_takes_frames_only_from_nodes_the_service_endorsed_in_thei
         finally:
             await servers.stop(grace_seconds=0)
 
-    assert asyncio.run(scenario()) == [True, True, True]
+    with caplog.at_level(logging.INFO):
+        assert asyncio.run(scenario()) == [True, True, True]
     assert delivered.frames == [(peer.node_id, b"one"), (peer.node_id, b"two")]
+    refusals = [
+        (record.levelno, record.__dict__["fields"]["reason"])  # log_event's fields
+        for record in caplog.records
+        if record.msg == "peer connection refused"
+    ]
+    assert len(refusals) == 2
+    assert refusals[0] == (logging.INFO, "this node is not part of a service yet")
+    assert refusals[1][0] == logging.WARNING and "certificate verify failed" in refusals[1][1]
 
 
 def test_a_frame_over_the_size_limit_closes_the_connection_and_is_logged(
