@@ -24,7 +24,6 @@ import os
 import resource
 import ssl
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
@@ -35,11 +34,11 @@ from pathlib import Path
 
 import grpc
 
+from node.rpc.peer_tls import FrameDecoder, encode_frames
 from proto.sealchain.v1 import client_pb2, client_pb2_grpc
 from sealchain.benchmark.runner import cpu_seconds
 from sealchain.identities import generate_identity
 
-_LENGTH = struct.Struct(">I")
 _DONE = b""  # an empty frame: the client sent everything; the server answers one byte once it has read all
 
 
@@ -65,7 +64,9 @@ STREAM_SERVICE, STREAM_METHOD = "bench.Frames", "/bench.Frames/Stream"
 
 
 async def _read_frames(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    while await reader.readexactly(_LENGTH.unpack(await reader.readexactly(_LENGTH.size))[0]):
+    """Decodes frames as the peer port does until the empty one, then answers a byte."""
+    decoder = FrameDecoder()
+    while (data := await reader.read(1 << 16)) and _DONE not in decoder.feed(data):
         pass
     writer.write(b"1")
     await writer.drain()
@@ -198,7 +199,7 @@ async def tls_frames(
     reader, writer = await asyncio.open_connection(
         "127.0.0.1", port, ssl=context, server_hostname="localhost"
     )
-    framed = _LENGTH.pack(len(frame)) + frame
+    framed = encode_frames([frame])
 
     async def write() -> None:
         writer.write(framed)
@@ -206,7 +207,7 @@ async def tls_frames(
 
     async def run(latencies: list[float]) -> None:
         await _paced(messages, rate, write)
-        writer.write(_LENGTH.pack(len(_DONE)))
+        writer.write(encode_frames([_DONE]))
         await reader.readexactly(1)
 
     figures = await _measured(f"asyncio TLS frame, {len(frame)} B", server_pid, messages, run)
