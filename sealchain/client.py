@@ -33,6 +33,7 @@ from enclave.runtime.messages import (
     ErrorCode,
     Get,
     GetResult,
+    ProcedureResult,
     Put,
     ReceiptResult,
     Scan,
@@ -84,6 +85,16 @@ class ProcedureOutcome:
     txid: TxRef
     status: TxStatus
     result: object
+
+    @classmethod
+    def of(cls, outcome: ProcedureResult) -> ProcedureOutcome:
+        result = msgpack.unpackb(outcome.result, raw=False) if outcome.result else None
+        return cls(outcome.txid, outcome.status, result)
+
+
+def procedure_call(procedure: str, args: dict[str, object] | None, *, wait: bool) -> CallProcedure:
+    """A call of `procedure` with `args` (msgpack-packed, as the node takes them)."""
+    return CallProcedure(procedure, msgpack.packb(args or {}, use_bin_type=True), wait_for_commit=wait)
 
 
 class Client(ServiceClient[client_pb2_grpc.ClientStub]):
@@ -138,13 +149,11 @@ class Client(ServiceClient[client_pb2_grpc.ClientStub]):
         """Runs an application procedure (docs/apps.md) with `args`; a refusal is `ClientError`
         "ProcedureFailed" whose message starts with the procedure's own code (e.g. "InsufficientFunds").
         `read_only`: the caller knows the procedure only reads, so it may be retried on another node."""
-        packed = msgpack.packb(args or {}, use_bin_type=True)
-        request = convert.procedure_request(CallProcedure(procedure, packed, wait_for_commit=wait))
+        request = convert.procedure_request(procedure_call(procedure, args, wait=wait))
         outcome = self._connection.invoke(
             lambda stub: stub.Call, request, convert.procedure_result, once=not read_only
         )
-        result = msgpack.unpackb(outcome.result, raw=False) if outcome.result else None
-        return ProcedureOutcome(outcome.txid, outcome.status, result)
+        return ProcedureOutcome.of(outcome)
 
     def wait_for_commit(self, txid: TxRef, timeout: float = 30.0) -> TxStatusResult:
         """Waits until `txid` is Committed or Invalid (or `timeout` seconds passed): its status then."""

@@ -79,6 +79,24 @@ class ServiceAccess:
         )
 
 
+def refusal(
+    code: ErrorCode, details: str, *, once: bool, another_node_may_serve: Collection[ErrorCode]
+) -> ClientError:
+    """The node's refusal `code`, retryable on the next node when `another_node_may_serve` it, except
+    that a request that must not run twice (`once`) is not retried when its outcome is unknown."""
+    retryable = code in another_node_may_serve and not (once and code is ErrorCode.OUTCOME_UNKNOWN)
+    return ClientError(code.value, details, retryable=retryable)
+
+
+def transport_failure(status: grpc.StatusCode, details: str, address: str, *, once: bool) -> ClientError:
+    """A call to `address` that failed in transport with `status`. A request that must not run twice
+    (`once`) is retryable only when no connection could be made, so nothing was sent."""
+    if once and not (status is grpc.StatusCode.UNAVAILABLE and _NEVER_CONNECTED in details.lower()):
+        # Sent, then the call failed in transport: it may have run.
+        return ClientError(status.name, f"{address}: {details} (the outcome is unknown)")
+    return ClientError(status.name, f"{address}: {details}", retryable=status in _RETRYABLE_STATUS)
+
+
 class Connection(Generic[Stub]):
     """One gRPC service (`stub_type`) on every node of `access`, with failover. `another_node_may_serve`:
     the node refusals after which the call is tried on the next node (besides an unreachable node)."""
@@ -145,14 +163,8 @@ class Connection(Generic[Stub]):
         details: str = error.details() or status.name
         code = convert.error_from_metadata(error.trailing_metadata())
         if code is not None:
-            retryable = code in self._another_node_may_serve and not (
-                once and code is ErrorCode.OUTCOME_UNKNOWN
-            )
-            return ClientError(code.value, details, retryable=retryable)
-        if once and not (status is grpc.StatusCode.UNAVAILABLE and _NEVER_CONNECTED in details.lower()):
-            # Sent, then the call failed in transport: it may have run.
-            return ClientError(status.name, f"{address}: {details} (the outcome is unknown)")
-        return ClientError(status.name, f"{address}: {details}", retryable=status in _RETRYABLE_STATUS)
+            return refusal(code, details, once=once, another_node_may_serve=self._another_node_may_serve)
+        return transport_failure(status, details, address, once=once)
 
     def close(self) -> None:
         for channel, _ in self._stubs.values():

@@ -8,10 +8,12 @@ the `ErrorCode` value, so a client tells "no primary, retry" from "not a user" w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any
 
 import grpc
+from google.protobuf.message import Message
 
 from enclave.runtime import messages as m
 from proto.sealchain.v1 import client_pb2, common_pb2, governance_pb2, operator_pb2
@@ -257,6 +259,84 @@ def procedure_result(response: client_pb2.CallResponse) -> m.ProcedureResult:
 
 def receipt_result(response: client_pb2.ReceiptResponse) -> m.ReceiptResult:
     return m.ReceiptResult(response.receipt_json)
+
+
+# -- client API: streams (`Client.Stream`) -------------------------------------------------------
+
+
+# Each request a streamed call may carry: the boundary call it becomes, the answer's field, and how a
+# result fills that field. The same conversions as the unary RPC's, so a call means the same either way.
+_STREAMED: dict[str, tuple[Callable[[Any], m.ClientCall], str, Callable[[m.CallResult], Message]]] = {
+    "put": (put_call, "write", write_response),
+    "delete": (delete_call, "write", write_response),
+    "get": (get_call, "get", get_response),
+    "scan": (scan_call, "scan", scan_response),
+    "call": (procedure_call, "call", procedure_response),
+    "tx_status": (tx_status_call, "tx_status", tx_status_response),
+    "receipt": (receipt_call, "receipt", receipt_response),
+}
+
+
+def streamed_call(call: client_pb2.StreamedCall) -> tuple[m.ClientCall, str] | m.CallError:
+    """The boundary call a streamed call carries, and the name of its request (for `streamed_answer`)."""
+    request = call.WhichOneof("request")
+    if request is None:
+        return m.CallError(m.ErrorCode.INVALID_ARGUMENT, f"streamed call {call.id} carries no request")
+    return _STREAMED[request][0](getattr(call, request)), request
+
+
+def streamed_answer(call_id: int, request: str, result: m.CallResult) -> client_pb2.StreamedAnswer:
+    """The answer to streamed call `call_id`, whose request was named `request`."""
+    if isinstance(result, m.CallError):
+        refused = client_pb2.CallRefused(code=result.code.value, message=result.message)
+        return client_pb2.StreamedAnswer(id=call_id, refused=refused)
+    _, field, respond = _STREAMED[request]
+    answer = client_pb2.StreamedAnswer(id=call_id)
+    getattr(answer, field).CopyFrom(respond(result))
+    return answer
+
+
+def streamed_request(call_id: int, call: m.ClientCall) -> client_pb2.StreamedCall:
+    """`call` as streamed call `call_id` (the client's side)."""
+    match call:
+        case m.Put():
+            return client_pb2.StreamedCall(id=call_id, put=put_request(call))
+        case m.Delete():
+            return client_pb2.StreamedCall(id=call_id, delete=delete_request(call))
+        case m.Get():
+            return client_pb2.StreamedCall(id=call_id, get=get_request(call))
+        case m.Scan():
+            return client_pb2.StreamedCall(id=call_id, scan=scan_request(call))
+        case m.CallProcedure():
+            return client_pb2.StreamedCall(id=call_id, call=procedure_request(call))
+        case m.GetTxStatus(txid):
+            status = client_pb2.TxStatusRequest(txid=txid_to_proto(txid))
+            return client_pb2.StreamedCall(id=call_id, tx_status=status)
+        case m.GetReceipt(txid):
+            receipt = client_pb2.ReceiptRequest(txid=txid_to_proto(txid))
+            return client_pb2.StreamedCall(id=call_id, receipt=receipt)
+    raise ValueError(f"{type(call).__name__} is not a call of the client API")
+
+
+def streamed_result(answer: client_pb2.StreamedAnswer) -> m.CallResult | client_pb2.CallRefused:
+    """What a streamed answer says (the client's side): its call's result, or the node's refusal as sent
+    (a code this client does not know is still reported by name)."""
+    match answer.WhichOneof("response"):
+        case "write":
+            return write_result(answer.write)
+        case "get":
+            return get_result(answer.get)
+        case "scan":
+            return scan_result(answer.scan)
+        case "call":
+            return procedure_result(answer.call)
+        case "tx_status":
+            return tx_status_result(answer.tx_status)
+        case "receipt":
+            return receipt_result(answer.receipt)
+        case "refused":
+            return answer.refused
+    raise UnexpectedResult(f"streamed answer {answer.id} carries no response")
 
 
 # -- governance API --------------------------------------------------------------------------------

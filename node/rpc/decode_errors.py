@@ -1,9 +1,11 @@
 """A request whose bytes do not decode as its message gets INVALID_ARGUMENT naming the method, like any
-other bad input, instead of the UNKNOWN grpc.aio answers when a generated deserializer raises."""
+other bad input, instead of the UNKNOWN grpc.aio answers when a generated deserializer raises. On a
+stream (`Client.Stream`) the first message that does not decode ends the stream that way."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -20,7 +22,8 @@ class _Undecodable:
 
 
 class InvalidArgumentOnDecodeError(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Wraps every unary method's handler (once per method) with a deserializer that does not raise."""
+    """Wraps every unary and bidirectional-streaming method's handler (once per method) with a
+    deserializer that does not raise. One server's: it knows a method by name only."""
 
     def __init__(self) -> None:
         self._handlers: dict[str, grpc.RpcMethodHandler] = {}
@@ -31,7 +34,9 @@ class InvalidArgumentOnDecodeError(grpc.aio.ServerInterceptor):  # type: ignore[
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None or handler.request_deserializer is None:
+        if handler is None or handler.request_deserializer is None:
+            return handler
+        if handler.unary_unary is None and handler.stream_stream is None:
             return handler
         method: str = handler_call_details.method
         wrapped = self._handlers.get(method)
@@ -42,7 +47,6 @@ class InvalidArgumentOnDecodeError(grpc.aio.ServerInterceptor):  # type: ignore[
 
 def _answering_decode_errors(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
     deserialize = handler.request_deserializer
-    behaviour = handler.unary_unary
 
     def lenient(data: bytes) -> Any:
         try:
@@ -50,13 +54,46 @@ def _answering_decode_errors(method: str, handler: grpc.RpcMethodHandler) -> grp
         except DecodeError as error:
             return _Undecodable(str(error))
 
-    async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        if isinstance(request, _Undecodable):
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT, f"the request to {method} does not decode: {request.reason}"
-            )
-        return await behaviour(request, context)
+    async def refuse(request: _Undecodable, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        await context.abort(
+            grpc.StatusCode.INVALID_ARGUMENT, f"the request to {method} does not decode: {request.reason}"
+        )
 
-    return grpc.unary_unary_rpc_method_handler(
-        call, request_deserializer=lenient, response_serializer=handler.response_serializer
+    if handler.unary_unary is not None:
+        unary = handler.unary_unary
+
+        async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            if isinstance(request, _Undecodable):
+                await refuse(request, context)
+            return await unary(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            call, request_deserializer=lenient, response_serializer=handler.response_serializer
+        )
+
+    streaming = handler.stream_stream
+
+    async def decoded(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        async for request in requests:
+            if isinstance(request, _Undecodable):
+                await refuse(request, context)
+            yield request
+
+    # grpc.aio takes a streaming handler in either shape: an async generator of responses, or a coroutine
+    # that writes them (`context.write`).
+    if inspect.isasyncgenfunction(streaming):
+
+        async def responses(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            async for response in streaming(decoded(requests, context), context):
+                yield response
+
+        behaviour = responses
+    else:
+
+        async def written(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            return await streaming(decoded(requests, context), context)
+
+        behaviour = written
+    return grpc.stream_stream_rpc_method_handler(
+        behaviour, request_deserializer=lenient, response_serializer=handler.response_serializer
     )

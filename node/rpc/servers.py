@@ -22,7 +22,7 @@ and awaits the enclave's answer, the answer becomes a response or a gRPC error c
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 from wsgiref.simple_server import WSGIServer
@@ -37,6 +37,7 @@ from prometheus_client import CollectorRegistry, generate_latest, start_http_ser
 from enclave.runtime import messages as m
 from node.config import LOOPBACK_ANY_PORT, Address
 from node.rpc import convert
+from node.rpc.client_stream import serve_stream
 from node.rpc.decode_errors import InvalidArgumentOnDecodeError
 from node.rpc.peer_server import PeerServer
 from node.rpc.tls import ServerTls, caller_certificate_der
@@ -87,16 +88,21 @@ async def _answer(
     return respond(outcome)
 
 
+async def _caller(context: grpc.aio.ServicerContext) -> bytes:
+    caller = caller_certificate_der(context.auth_context())
+    if caller is None:  # the port requires a client certificate; this is a belt to those braces
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, "a client certificate is required")
+    assert caller is not None
+    return caller
+
+
 async def _client_call(
     handlers: NodeHandlers,
     context: grpc.aio.ServicerContext,
     call: m.ClientCall,
     respond: Callable[[m.CallResult], _Response],
 ) -> _Response:
-    caller = caller_certificate_der(context.auth_context())
-    if caller is None:  # the port requires a client certificate; this is a belt to those braces
-        await context.abort(grpc.StatusCode.UNAUTHENTICATED, "a client certificate is required")
-    assert caller is not None
+    caller = await _caller(context)
     return await _answer(context, handlers.client_call(caller, call), respond)
 
 
@@ -161,6 +167,12 @@ class ClientService(client_pb2_grpc.ClientServicer):
             if final or asyncio.get_running_loop().time() >= deadline:
                 return response
             await asyncio.sleep(WAIT_FOR_COMMIT_POLL_SECONDS)
+
+    async def Stream(
+        self, requests: AsyncIterator[client_pb2.StreamRequest], context: grpc.aio.ServicerContext
+    ) -> None:
+        caller = await _caller(context)
+        await serve_stream(lambda call: self._handlers.client_call(caller, call), requests, context.write)
 
 
 class GovernanceService(governance_pb2_grpc.GovernanceServicer):
@@ -250,10 +262,12 @@ class NodeServers:
         self.join_tls = ServerTls(require_client_auth=False)
         # Until this node knows its service, nobody can send frames to it.
         self._peer = PeerServer(handlers.peer_frame)
-        decode_errors = (InvalidArgumentOnDecodeError(),)
-        self._client = grpc.aio.server(options=SERVER_OPTIONS, interceptors=decode_errors)
-        self._join = grpc.aio.server(options=SERVER_OPTIONS, interceptors=decode_errors)
-        self._operator = grpc.aio.server(options=SERVER_OPTIONS, interceptors=decode_errors)
+        # An interceptor per server: it keeps wrapped handlers by method name, and the client and operator
+        # ports serve the same reflection method with different handlers.
+        self._client, self._join, self._operator = (
+            grpc.aio.server(options=SERVER_OPTIONS, interceptors=(InvalidArgumentOnDecodeError(),))
+            for _ in range(3)
+        )
         client_pb2_grpc.add_ClientServicer_to_server(ClientService(handlers), self._client)  # type: ignore[no-untyped-call]
         governance_pb2_grpc.add_GovernanceServicer_to_server(GovernanceService(handlers), self._client)  # type: ignore[no-untyped-call]
         node_pb2_grpc.add_PeerServicer_to_server(PeerService(handlers), self._join)  # type: ignore[no-untyped-call]

@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 import grpc
-import msgpack
 
 from enclave.apps.api import ProcedureError
 from enclave.runtime import messages as m
 from node.rpc import convert
 from node.rpc.tls import channel_credentials
 from proto.etcd.etcdserverpb import kv_pb2, kv_pb2_grpc
-from proto.sealchain.v1 import client_pb2_grpc
 from sealchain.benchmark.etcd_smallbank import TooManyConflicts, run_procedure
+from sealchain.connection import ClientError
+from sealchain.streaming import StreamingClient
 
 # Both systems are called with a deadline, so a stuck request is an error in the figures, not a hang.
 CALL_TIMEOUT_SECONDS = 30.0
@@ -75,7 +75,8 @@ class SealchainSpec:
 
     def connect(self) -> SealchainTarget:
         return SealchainTarget(
-            _mutual_tls_channels(self.addresses, self.service_cert_pem, self.cert_pem, self.key_pem)
+            self.addresses,
+            _mutual_tls_channels(self.addresses, self.service_cert_pem, self.cert_pem, self.key_pem),
         )
 
 
@@ -114,45 +115,53 @@ async def _called(call: Awaitable[_Response]) -> _Response:
         raise CallFailed(name, error.details() or name) from None
 
 
-class SealchainTarget:
-    def __init__(self, channels: Sequence[grpc.aio.Channel]) -> None:
-        self._channels = list(channels)
-        self._stubs = [client_pb2_grpc.ClientStub(channel) for channel in channels]  # type: ignore[no-untyped-call]
+async def _streamed(call: Awaitable[_Response]) -> _Response:
+    """The result, or `CallFailed` named after the client's error code (the node's, or the gRPC status)."""
+    try:
+        return await call
+    except ClientError as error:
+        raise CallFailed(error.code, error.message) from None
 
-    def _stub(self, client: int) -> client_pb2_grpc.ClientStub:
-        return self._stubs[client % len(self._stubs)]
+
+class SealchainTarget:
+    """Every call on the node's `Client.Stream`, as `StreamingClient` makes it: the client library a
+    program with many requests at once uses (one stream per node per process)."""
+
+    def __init__(self, addresses: Sequence[str], channels: Sequence[grpc.aio.Channel]) -> None:
+        self._channels = list(channels)
+        self._clients = [
+            StreamingClient(channel, address, timeout=CALL_TIMEOUT_SECONDS)
+            for address, channel in zip(addresses, channels, strict=True)
+        ]
+
+    def _client(self, client: int) -> StreamingClient:
+        return self._clients[client % len(self._clients)]
 
     async def put(self, client: int, key: bytes, value: bytes) -> None:
-        request = convert.put_request(m.Put(BENCH_MAP, key, value))
-        response = await _called(self._stub(client).Put(request, timeout=CALL_TIMEOUT_SECONDS))
-        _require_committed(convert.write_result(response).status)
+        written = await _streamed(self._client(client).put(BENCH_MAP, key, value))
+        _require_committed(written.status)
 
     async def get(self, client: int, key: bytes) -> bytes | None:
-        request = convert.get_request(m.Get(BENCH_MAP, key))
-        response = await _called(self._stub(client).Get(request, timeout=CALL_TIMEOUT_SECONDS))
-        return convert.get_result(response).value
+        return (await _streamed(self._client(client).get(BENCH_MAP, key))).value
 
     async def call(self, client: int, procedure: str, args: dict[str, object]) -> object:
-        packed = msgpack.packb(args, use_bin_type=True)
-        request = convert.procedure_request(m.CallProcedure(procedure, packed))
-        response = await _called(self._stub(client).Call(request, timeout=CALL_TIMEOUT_SECONDS))
-        outcome = convert.procedure_result(response)
+        outcome = await _streamed(self._client(client).call(procedure, args))
         _require_committed(outcome.status)
-        return msgpack.unpackb(outcome.result, raw=False) if outcome.result else None
+        return outcome.result
 
     async def read_range(self, start: bytes, end: bytes) -> dict[bytes, bytes]:
         found: dict[bytes, bytes] = {}
         while True:
-            request = convert.scan_request(m.Scan(BENCH_MAP, start, end, PAGE))
-            response = await _called(self._stubs[0].Scan(request, timeout=CALL_TIMEOUT_SECONDS))
-            items = convert.scan_result(response).items
+            page = await _streamed(self._clients[0].scan(BENCH_MAP, start=start, end=end, limit=PAGE))
+            items = page.items
             found.update((item.key, item.value) for item in items)
             if len(items) < PAGE:
                 return found
             start = items[-1].key + b"\0"
 
     async def close(self) -> None:
-        for channel in self._channels:
+        for streaming, channel in zip(self._clients, self._channels, strict=True):
+            await streaming.close()
             await channel.close()
 
 

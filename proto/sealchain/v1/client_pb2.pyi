@@ -154,3 +154,63 @@ class ReceiptResponse(_message.Message):
     receipt_json: str
     cose_receipt: bytes
     def __init__(self, receipt_json: _Optional[str] = ..., cose_receipt: _Optional[bytes] = ...) -> None: ...
+
+class StreamedCall(_message.Message):
+    __slots__ = ("id", "put", "delete", "get", "scan", "call", "tx_status", "receipt")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PUT_FIELD_NUMBER: _ClassVar[int]
+    DELETE_FIELD_NUMBER: _ClassVar[int]
+    GET_FIELD_NUMBER: _ClassVar[int]
+    SCAN_FIELD_NUMBER: _ClassVar[int]
+    CALL_FIELD_NUMBER: _ClassVar[int]
+    TX_STATUS_FIELD_NUMBER: _ClassVar[int]
+    RECEIPT_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    put: PutRequest
+    delete: DeleteRequest
+    get: GetRequest
+    scan: ScanRequest
+    call: CallRequest
+    tx_status: TxStatusRequest
+    receipt: ReceiptRequest
+    def __init__(self, id: _Optional[int] = ..., put: _Optional[_Union[PutRequest, _Mapping]] = ..., delete: _Optional[_Union[DeleteRequest, _Mapping]] = ..., get: _Optional[_Union[GetRequest, _Mapping]] = ..., scan: _Optional[_Union[ScanRequest, _Mapping]] = ..., call: _Optional[_Union[CallRequest, _Mapping]] = ..., tx_status: _Optional[_Union[TxStatusRequest, _Mapping]] = ..., receipt: _Optional[_Union[ReceiptRequest, _Mapping]] = ...) -> None: ...
+
+class StreamRequest(_message.Message):
+    __slots__ = ("calls",)
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    calls: _containers.RepeatedCompositeFieldContainer[StreamedCall]
+    def __init__(self, calls: _Optional[_Iterable[_Union[StreamedCall, _Mapping]]] = ...) -> None: ...
+
+class CallRefused(_message.Message):
+    __slots__ = ("code", "message")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    message: str
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class StreamedAnswer(_message.Message):
+    __slots__ = ("id", "write", "get", "scan", "call", "tx_status", "receipt", "refused")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    WRITE_FIELD_NUMBER: _ClassVar[int]
+    GET_FIELD_NUMBER: _ClassVar[int]
+    SCAN_FIELD_NUMBER: _ClassVar[int]
+    CALL_FIELD_NUMBER: _ClassVar[int]
+    TX_STATUS_FIELD_NUMBER: _ClassVar[int]
+    RECEIPT_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    write: WriteResponse
+    get: GetResponse
+    scan: ScanResponse
+    call: CallResponse
+    tx_status: TxStatusResponse
+    receipt: ReceiptResponse
+    refused: CallRefused
+    def __init__(self, id: _Optional[int] = ..., write: _Optional[_Union[WriteResponse, _Mapping]] = ..., get: _Optional[_Union[GetResponse, _Mapping]] = ..., scan: _Optional[_Union[ScanResponse, _Mapping]] = ..., call: _Optional[_Union[CallResponse, _Mapping]] = ..., tx_status: _Optional[_Union[TxStatusResponse, _Mapping]] = ..., receipt: _Optional[_Union[ReceiptResponse, _Mapping]] = ..., refused: _Optional[_Union[CallRefused, _Mapping]] = ...) -> None: ...
+
+class StreamResponse(_message.Message):
+    __slots__ = ("answers",)
+    ANSWERS_FIELD_NUMBER: _ClassVar[int]
+    answers: _containers.RepeatedCompositeFieldContainer[StreamedAnswer]
+    def __init__(self, answers: _Optional[_Iterable[_Union[StreamedAnswer, _Mapping]]] = ...) -> None: ...

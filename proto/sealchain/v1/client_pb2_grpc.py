@@ -74,6 +74,11 @@ class ClientStub:
                 request_serializer=proto_dot_sealchain_dot_v1_dot_client__pb2.ReceiptRequest.SerializeToString,
                 response_deserializer=proto_dot_sealchain_dot_v1_dot_client__pb2.ReceiptResponse.FromString,
                 _registered_method=True)
+        self.Stream = channel.stream_stream(
+                '/sealchain.v1.Client/Stream',
+                request_serializer=proto_dot_sealchain_dot_v1_dot_client__pb2.StreamRequest.SerializeToString,
+                response_deserializer=proto_dot_sealchain_dot_v1_dot_client__pb2.StreamResponse.FromString,
+                _registered_method=True)
 
 
 class ClientServicer:
@@ -127,6 +132,12 @@ class ClientServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Stream(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClientServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -169,6 +180,11 @@ def add_ClientServicer_to_server(servicer, server):
                     servicer.GetReceipt,
                     request_deserializer=proto_dot_sealchain_dot_v1_dot_client__pb2.ReceiptRequest.FromString,
                     response_serializer=proto_dot_sealchain_dot_v1_dot_client__pb2.ReceiptResponse.SerializeToString,
+            ),
+            'Stream': grpc.stream_stream_rpc_method_handler(
+                    servicer.Stream,
+                    request_deserializer=proto_dot_sealchain_dot_v1_dot_client__pb2.StreamRequest.FromString,
+                    response_serializer=proto_dot_sealchain_dot_v1_dot_client__pb2.StreamResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -387,6 +403,33 @@ class Client:
             '/sealchain.v1.Client/GetReceipt',
             proto_dot_sealchain_dot_v1_dot_client__pb2.ReceiptRequest.SerializeToString,
             proto_dot_sealchain_dot_v1_dot_client__pb2.ReceiptResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Stream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/sealchain.v1.Client/Stream',
+            proto_dot_sealchain_dot_v1_dot_client__pb2.StreamRequest.SerializeToString,
+            proto_dot_sealchain_dot_v1_dot_client__pb2.StreamResponse.FromString,
             options,
             channel_credentials,
             insecure,
