@@ -17,6 +17,7 @@ in time) is not retryable.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from dataclasses import dataclass
 from types import TracebackType
@@ -55,6 +56,8 @@ from sealchain.connection import (
 )
 
 _Result = TypeVar("_Result")
+# How long `close` waits for the node to end a stream with no call waiting, before cancelling it.
+_CLOSE_GRACE_SECONDS = 5.0
 
 
 @dataclass(slots=True)
@@ -122,6 +125,13 @@ class _Stream:
 
     async def close(self) -> None:
         self._sender.cancel()
+        if not self.waiting:
+            # Ended in order, the call completes before its event loop may close; a cancelled one can
+            # still deliver a completion to a closed loop.
+            with contextlib.suppress(grpc.aio.AioRpcError, asyncio.InvalidStateError):
+                await self._call.done_writing()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._receiver), _CLOSE_GRACE_SECONDS)
         self._receiver.cancel()
         self._call.cancel()
         await asyncio.gather(self._sender, self._receiver, return_exceptions=True)

@@ -39,6 +39,8 @@ class BenchSettings:
     max_client_processes: int = 4
     # Every node's endpoint (clients spread over them), or only the first (as sealchain's Client does).
     first_node_only: bool = False
+    # sealchain's clients make one unary call per request (as `Client`) instead of sharing `Client.Stream`.
+    unary_calls: bool = False
     seed: int = 1
     consensus: ConsensusSettings = field(default_factory=ConsensusSettings)
 
@@ -50,6 +52,7 @@ class BenchSettings:
             "or txs": self.consensus.signature_interval_txs,
             "in-flight appends": self.consensus.max_inflight_appends,
             "clients to": "the first node" if self.first_node_only else "every node",
+            "sealchain calls": "unary" if self.unary_calls else "Client.Stream",
             "seconds per run": self.seconds,
             "warm-up": self.warmup_seconds,
             "fsync": "on",
@@ -93,7 +96,8 @@ def run_benchmark(settings: BenchSettings, console: Console) -> list[RunFigures]
         network = SealchainNetwork(root / "sealchain", settings.nodes, settings.consensus)
         stack.callback(network.close)
         with console.status(f"starting a {settings.nodes}-node sealchain network (fsync on, TLS on)"):
-            systems.append(System(network.name, network.start(), network, settings.first_node_only))
+            spec = dataclasses.replace(network.start(), unary_calls=settings.unary_calls)
+            systems.append(System(network.name, spec, network, settings.first_node_only))
         if settings.vs_etcd:
             cluster = EtcdCluster(root / "etcd", ETCD_MEMBERS, ensure_etcd(console.print))
             stack.callback(cluster.close)

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 import grpc
+import msgpack
 
 from enclave.apps.api import ProcedureError
 from enclave.runtime import messages as m
 from node.rpc import convert
 from node.rpc.tls import channel_credentials
 from proto.etcd.etcdserverpb import kv_pb2, kv_pb2_grpc
+from proto.sealchain.v1 import client_pb2_grpc
 from sealchain.benchmark.etcd_smallbank import TooManyConflicts, run_procedure
 from sealchain.connection import ClientError
 from sealchain.streaming import StreamingClient
@@ -72,12 +74,13 @@ class SealchainSpec:
     service_cert_pem: bytes
     cert_pem: bytes
     key_pem: bytes
+    unary_calls: bool = False  # one unary call per request instead of `Client.Stream`
 
-    def connect(self) -> SealchainTarget:
-        return SealchainTarget(
-            self.addresses,
-            _mutual_tls_channels(self.addresses, self.service_cert_pem, self.cert_pem, self.key_pem),
-        )
+    def connect(self) -> SealchainTarget | UnarySealchainTarget:
+        channels = _mutual_tls_channels(self.addresses, self.service_cert_pem, self.cert_pem, self.key_pem)
+        if self.unary_calls:
+            return UnarySealchainTarget(channels)
+        return SealchainTarget(self.addresses, channels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +165,50 @@ class SealchainTarget:
     async def close(self) -> None:
         for streaming, channel in zip(self._clients, self._channels, strict=True):
             await streaming.close()
+            await channel.close()
+
+
+class UnarySealchainTarget:
+    """One unary gRPC call per request, as `Client` makes them (`--unary-calls`)."""
+
+    def __init__(self, channels: Sequence[grpc.aio.Channel]) -> None:
+        self._channels = list(channels)
+        self._stubs = [client_pb2_grpc.ClientStub(channel) for channel in channels]  # type: ignore[no-untyped-call]
+
+    def _stub(self, client: int) -> client_pb2_grpc.ClientStub:
+        return self._stubs[client % len(self._stubs)]
+
+    async def put(self, client: int, key: bytes, value: bytes) -> None:
+        request = convert.put_request(m.Put(BENCH_MAP, key, value))
+        response = await _called(self._stub(client).Put(request, timeout=CALL_TIMEOUT_SECONDS))
+        _require_committed(convert.write_result(response).status)
+
+    async def get(self, client: int, key: bytes) -> bytes | None:
+        request = convert.get_request(m.Get(BENCH_MAP, key))
+        response = await _called(self._stub(client).Get(request, timeout=CALL_TIMEOUT_SECONDS))
+        return convert.get_result(response).value
+
+    async def call(self, client: int, procedure: str, args: dict[str, object]) -> object:
+        packed = msgpack.packb(args, use_bin_type=True)
+        request = convert.procedure_request(m.CallProcedure(procedure, packed))
+        response = await _called(self._stub(client).Call(request, timeout=CALL_TIMEOUT_SECONDS))
+        outcome = convert.procedure_result(response)
+        _require_committed(outcome.status)
+        return msgpack.unpackb(outcome.result, raw=False) if outcome.result else None
+
+    async def read_range(self, start: bytes, end: bytes) -> dict[bytes, bytes]:
+        found: dict[bytes, bytes] = {}
+        while True:
+            request = convert.scan_request(m.Scan(BENCH_MAP, start, end, PAGE))
+            response = await _called(self._stubs[0].Scan(request, timeout=CALL_TIMEOUT_SECONDS))
+            items = convert.scan_result(response).items
+            found.update((item.key, item.value) for item in items)
+            if len(items) < PAGE:
+                return found
+            start = items[-1].key + b"\0"
+
+    async def close(self) -> None:
+        for channel in self._channels:
             await channel.close()
 
 

@@ -61,6 +61,13 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
     "clients over every node (as etcd's client does; the default, for both systems).",
 )
 @click.option(
+    "--unary-calls",
+    is_flag=True,
+    help="sealchain's clients make one unary gRPC call per request (as Client does) instead of sharing "
+    "one Client.Stream per node and process (as StreamingClient does; the default). etcd's always make "
+    "unary calls, as its own client does.",
+)
+@click.option(
     "--client-processes",
     default=4,
     show_default=True,
@@ -122,6 +129,7 @@ def bench(
     nodes: int,
     client_processes: int,
     first_node_only: bool,
+    unary_calls: bool,
     tick_ms: int,
     election_ticks: int,
     signature_ms: int,
@@ -133,7 +141,8 @@ def bench(
     """Benchmark a fresh local network: committed requests per second and latency percentiles.
 
     Starts a new network in a temporary folder (3 nodes, fsync on, TLS on: the settings of
-    scripts/sandbox) and drives it through the gRPC client API with an asyncio load generator: a closed
+    scripts/sandbox) and drives it through the gRPC client API with an asyncio load generator (sealchain's
+    requests on Client.Stream, as StreamingClient makes them; see --unary-calls): a closed
     loop of N outstanding requests for a fixed time per concurrency, spread over several client
     processes when one would saturate a core. Workloads: puts (100-byte values to a private map, each
     waiting for commit), gets (linearizable) and smallbank (the standard mix). Prints p50/p90/p99/max
@@ -164,6 +173,7 @@ def bench(
         vs_etcd=vs_etcd,
         max_client_processes=client_processes,
         first_node_only=first_node_only,
+        unary_calls=unary_calls,
         consensus=ConsensusSettings(
             tick_interval_ms=tick_ms,
             election_ticks=election_ticks,
