@@ -4,6 +4,8 @@ A server process (grpc.aio and an asyncio TLS listener, mutual TLS on loopback) 
 client measure, per operation, the CPU both processes spend:
 - a unary call (the client API's shape: `Client.Put` with a 100-byte value, answered with an empty
   `WriteResponse`), N outstanding at a time;
+- the same put through `StreamingClient` and the node's `Client.Stream` server (answered at once), N
+  outstanding on 3 streams (the load generator's count) and on N streams (one call per message);
 - one message of a gRPC client stream (how the peer links sent frames until they moved to plain TLS), a
   frame each, written on its own, paced at `--rate` a second as a link writes when the node drains (back
   to back, gRPC and the kernel would coalesce them, which a node under load does not see);
@@ -34,10 +36,13 @@ from pathlib import Path
 
 import grpc
 
+from enclave.runtime import messages as m
+from node.rpc.client_stream import serve_stream
 from node.rpc.peer_tls import FrameDecoder, encode_frames
 from proto.sealchain.v1 import client_pb2, client_pb2_grpc
 from sealchain.benchmark.runner import cpu_seconds
 from sealchain.identities import generate_identity
+from sealchain.streaming import StreamingClient
 
 _DONE = b""  # an empty frame: the client sent everything; the server answers one byte once it has read all
 
@@ -45,11 +50,24 @@ _DONE = b""  # an empty frame: the client sent everything; the server answers on
 # -- the server process -------------------------------------------------------------------------------
 
 
+_WRITTEN = m.WriteResult(m.TxRef(2, 1), m.TxStatus.COMMITTED)
+
+
 class _Client(client_pb2_grpc.ClientServicer):
     async def Put(
         self, request: client_pb2.PutRequest, context: grpc.aio.ServicerContext
     ) -> client_pb2.WriteResponse:
         return client_pb2.WriteResponse()
+
+    async def Stream(
+        self, requests: AsyncIterator[client_pb2.StreamRequest], context: grpc.aio.ServicerContext
+    ) -> None:
+        """The node's own stream server, with every put answered at once instead of by a host."""
+
+        async def written(call: m.ClientCall) -> m.CallResult:
+            return _WRITTEN
+
+        await serve_stream(written, requests, context.write)
 
 
 async def _read_stream(request_iterator: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> bytes:
@@ -122,7 +140,7 @@ class Figures:
             )
         )
         return (
-            f"{self.what:<34} {self.operations:>7} {self.operations / self.seconds:>9,.0f}"
+            f"{self.what:<36} {self.operations:>7} {self.operations / self.seconds:>9,.0f}"
             f" {self.client_cpu * per_op:>11.0f} {self.server_cpu * per_op:>11.0f}  {latency}"
         )
 
@@ -176,6 +194,30 @@ async def unary_calls(channel: grpc.aio.Channel, server_pid: int, calls: int, co
     return await _measured(f"gRPC unary call, {concurrency} outstanding", server_pid, calls, run)
 
 
+async def streamed_calls(
+    channel: grpc.aio.Channel, server_pid: int, calls: int, concurrency: int, streams: int
+) -> Figures:
+    """`calls` puts, `concurrency` outstanding, through `streams` `StreamingClient`s (the load generator
+    has one per node and process: 3 for one process and 3 nodes)."""
+    clients = [StreamingClient(channel, "bench") for _ in range(streams)]
+    await asyncio.gather(*(client.put("bench", b"k" * 16, b"v" * 100) for client in clients))
+
+    async def run(latencies: list[float]) -> None:
+        async def caller(client: StreamingClient, count: int) -> None:
+            for _ in range(count):
+                sent = time.perf_counter()
+                await client.put("bench", b"k" * 16, b"v" * 100)
+                latencies.append(time.perf_counter() - sent)
+
+        share, extra = divmod(calls, concurrency)
+        await asyncio.gather(*(caller(clients[i % streams], share + (i < extra)) for i in range(concurrency)))
+
+    figures = await _measured(f"Client.Stream call, {concurrency} out, {streams} str", server_pid, calls, run)
+    for client in clients:
+        await client.close()
+    return figures
+
+
 async def stream_messages(
     channel: grpc.aio.Channel, server_pid: int, messages: int, rate: float, frame: bytes
 ) -> Figures:
@@ -225,6 +267,10 @@ async def measure(arguments: argparse.Namespace, folder: Path, server: subproces
     results = []
     async with grpc.aio.secure_channel(f"127.0.0.1:{ports['grpc']}", credentials, options) as channel:
         results.append(await unary_calls(channel, server.pid, arguments.calls, arguments.concurrency))
+        for streams in (3, arguments.concurrency):  # the load generator's count, and one call per message
+            results.append(
+                await streamed_calls(channel, server.pid, arguments.calls, arguments.concurrency, streams)
+            )
         results.append(await stream_messages(channel, server.pid, arguments.messages, arguments.rate, frame))
     results.append(
         await tls_frames(
@@ -232,7 +278,7 @@ async def measure(arguments: argparse.Namespace, folder: Path, server: subproces
         )
     )
     print(f"transport costs on this machine (mutual TLS on loopback, cpus {os.cpu_count()})")
-    print(f"{'operation':<34} {'ops':>7} {'ops/s':>9} {'client us':>11} {'server us':>11}  p50 ms  p99 ms")
+    print(f"{'operation':<36} {'ops':>7} {'ops/s':>9} {'client us':>11} {'server us':>11}  p50 ms  p99 ms")
     for figures in results:
         print(figures.row())
 
