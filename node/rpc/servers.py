@@ -5,7 +5,8 @@ The servicers only translate: a request becomes a typed call (`convert`), the ho
 and awaits the enclave's answer, the answer becomes a response or a gRPC error carrying the `ErrorCode`.
 
 - Client: the caller must present a certificate; gRPC checks it against the accepted roots (`ServerTls`)
-  and the enclave checks it again against the service's users.
+  and the enclave checks it again against the service's users. `Client.Stream` carries the same calls,
+  many at a time (`node.rpc.client_stream`), each checked as its unary twin is.
 - Peer: not gRPC (`node.rpc.peer_server`): mutual TLS, both sides presenting service-endorsed
   certificates, carrying length-prefixed frames in the name of the caller's certificate. The enclaves'
   channels then authenticate every frame end to end (DESIGN.md section 5).

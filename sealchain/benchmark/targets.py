@@ -4,7 +4,9 @@ A `TargetSpec` is what a client process needs to connect (plain data, so it cros
 `connect()` opens one channel per node, shared by all the coroutines of the process (HTTP/2 multiplexes
 them, as etcd's own client does), and client `i` talks to node `i mod n`, so the load is spread over every
 node of both systems alike. Every call is made as the user's client library would: sealchain writes wait
-until Committed, reads are linearizable (sealchain's default and etcd's).
+until Committed, reads are linearizable (sealchain's default and etcd's). sealchain's calls share one
+`Client.Stream` per node (`StreamingClient`, or one unary call each with `unary_calls`); etcd's are one
+unary call each, as its own client makes them.
 """
 
 from __future__ import annotations
