@@ -32,7 +32,9 @@ from enclave.runtime.messages import (
     Delete,
     ErrorCode,
     Get,
+    GetReceipt,
     GetResult,
+    GetTxStatus,
     ProcedureResult,
     Put,
     ReceiptResult,
@@ -183,10 +185,10 @@ class Client(ServiceClient[client_pb2_grpc.ClientStub]):
 
     def status(self, txid: TxRef) -> TxStatusResult:
         """CCF's status of `txid` as this service sees it: Unknown, Pending, Committed or Invalid."""
-        request = client_pb2.TxStatusRequest(txid=convert.txid_to_proto(txid))
+        request = convert.tx_status_request(GetTxStatus(txid))
         return self._connection.invoke(lambda stub: stub.GetTxStatus, request, convert.tx_status_result)
 
     def receipt(self, txid: TxRef) -> ReceiptResult:
         """CCF's JSON receipt of a committed transaction."""
-        request = client_pb2.ReceiptRequest(txid=convert.txid_to_proto(txid))
+        request = convert.receipt_request(GetReceipt(txid))
         return self._connection.invoke(lambda stub: stub.GetReceipt, request, convert.receipt_result)

@@ -179,6 +179,14 @@ def scan_request(call: m.Scan) -> client_pb2.ScanRequest:
     return request
 
 
+def tx_status_request(call: m.GetTxStatus) -> client_pb2.TxStatusRequest:
+    return client_pb2.TxStatusRequest(txid=txid_to_proto(call.txid))
+
+
+def receipt_request(call: m.GetReceipt) -> client_pb2.ReceiptRequest:
+    return client_pb2.ReceiptRequest(txid=txid_to_proto(call.txid))
+
+
 def _consistency(value: client_pb2.Consistency) -> m.Consistency:
     return _CONSISTENCY_FROM_PROTO.get(value, m.Consistency.LINEARIZABLE)
 
@@ -309,12 +317,10 @@ def streamed_request(call_id: int, call: m.ClientCall) -> client_pb2.StreamedCal
             return client_pb2.StreamedCall(id=call_id, scan=scan_request(call))
         case m.CallProcedure():
             return client_pb2.StreamedCall(id=call_id, call=procedure_request(call))
-        case m.GetTxStatus(txid):
-            status = client_pb2.TxStatusRequest(txid=txid_to_proto(txid))
-            return client_pb2.StreamedCall(id=call_id, tx_status=status)
-        case m.GetReceipt(txid):
-            receipt = client_pb2.ReceiptRequest(txid=txid_to_proto(txid))
-            return client_pb2.StreamedCall(id=call_id, receipt=receipt)
+        case m.GetTxStatus():
+            return client_pb2.StreamedCall(id=call_id, tx_status=tx_status_request(call))
+        case m.GetReceipt():
+            return client_pb2.StreamedCall(id=call_id, receipt=receipt_request(call))
     raise ValueError(f"{type(call).__name__} is not a call of the client API")
 
 
