@@ -176,21 +176,33 @@ async def _measured(
     )
 
 
-async def unary_calls(channel: grpc.aio.Channel, server_pid: int, calls: int, concurrency: int) -> Figures:
-    stub = client_pb2_grpc.ClientStub(channel)  # type: ignore[no-untyped-call]
-    request = client_pb2.PutRequest(map="bench", key=b"k" * 16, value=b"v" * 100)
-    await stub.Put(request)  # the connection is up before the clock starts
+_KEY, _VALUE = b"k" * 16, b"v" * 100  # a put as the client API benchmark makes it
+
+
+def _closed_loop(
+    calls: int, concurrency: int, call: Callable[[int], Awaitable[object]]
+) -> Callable[[list[float]], Awaitable[None]]:
+    """A run of `calls` calls, `concurrency` callers each making its share one after another (caller
+    `i` with `call(i)`), recording every call's latency."""
 
     async def run(latencies: list[float]) -> None:
-        async def caller(count: int) -> None:
+        async def caller(index: int, count: int) -> None:
             for _ in range(count):
                 sent = time.perf_counter()
-                await stub.Put(request)
+                await call(index)
                 latencies.append(time.perf_counter() - sent)
 
         share, extra = divmod(calls, concurrency)
-        await asyncio.gather(*(caller(share + (i < extra)) for i in range(concurrency)))
+        await asyncio.gather(*(caller(i, share + (i < extra)) for i in range(concurrency)))
 
+    return run
+
+
+async def unary_calls(channel: grpc.aio.Channel, server_pid: int, calls: int, concurrency: int) -> Figures:
+    stub = client_pb2_grpc.ClientStub(channel)  # type: ignore[no-untyped-call]
+    request = client_pb2.PutRequest(map="bench", key=_KEY, value=_VALUE)
+    await stub.Put(request)  # the connection is up before the clock starts
+    run = _closed_loop(calls, concurrency, lambda caller: stub.Put(request))
     return await _measured(f"gRPC unary call, {concurrency} outstanding", server_pid, calls, run)
 
 
@@ -200,18 +212,12 @@ async def streamed_calls(
     """`calls` puts, `concurrency` outstanding, through `streams` `StreamingClient`s (the load generator
     has one per node and process: 3 for one process and 3 nodes)."""
     clients = [StreamingClient(channel, "bench") for _ in range(streams)]
-    await asyncio.gather(*(client.put("bench", b"k" * 16, b"v" * 100) for client in clients))
+    await asyncio.gather(*(client.put("bench", _KEY, _VALUE) for client in clients))
 
-    async def run(latencies: list[float]) -> None:
-        async def caller(client: StreamingClient, count: int) -> None:
-            for _ in range(count):
-                sent = time.perf_counter()
-                await client.put("bench", b"k" * 16, b"v" * 100)
-                latencies.append(time.perf_counter() - sent)
+    def put(caller: int) -> Awaitable[object]:
+        return clients[caller % streams].put("bench", _KEY, _VALUE)
 
-        share, extra = divmod(calls, concurrency)
-        await asyncio.gather(*(caller(clients[i % streams], share + (i < extra)) for i in range(concurrency)))
-
+    run = _closed_loop(calls, concurrency, put)
     figures = await _measured(f"Client.Stream call, {concurrency} out, {streams} str", server_pid, calls, run)
     for client in clients:
         await client.close()

@@ -11,7 +11,7 @@ unary call each, as its own client makes them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -155,14 +155,10 @@ class SealchainTarget:
         return outcome.result
 
     async def read_range(self, start: bytes, end: bytes) -> dict[bytes, bytes]:
-        found: dict[bytes, bytes] = {}
-        while True:
-            page = await _streamed(self._clients[0].scan(BENCH_MAP, start=start, end=end, limit=PAGE))
-            items = page.items
-            found.update((item.key, item.value) for item in items)
-            if len(items) < PAGE:
-                return found
-            start = items[-1].key + b"\0"
+        def page(first: bytes) -> Awaitable[m.ScanResult]:
+            return _streamed(self._clients[0].scan(BENCH_MAP, start=first, end=end, limit=PAGE))
+
+        return await _scan_pages(page, start)
 
     async def close(self) -> None:
         for streaming, channel in zip(self._clients, self._channels, strict=True):
@@ -199,19 +195,28 @@ class UnarySealchainTarget:
         return msgpack.unpackb(outcome.result, raw=False) if outcome.result else None
 
     async def read_range(self, start: bytes, end: bytes) -> dict[bytes, bytes]:
-        found: dict[bytes, bytes] = {}
-        while True:
-            request = convert.scan_request(m.Scan(BENCH_MAP, start, end, PAGE))
+        async def page(first: bytes) -> m.ScanResult:
+            request = convert.scan_request(m.Scan(BENCH_MAP, first, end, PAGE))
             response = await _called(self._stubs[0].Scan(request, timeout=CALL_TIMEOUT_SECONDS))
-            items = convert.scan_result(response).items
-            found.update((item.key, item.value) for item in items)
-            if len(items) < PAGE:
-                return found
-            start = items[-1].key + b"\0"
+            return convert.scan_result(response)
+
+        return await _scan_pages(page, start)
 
     async def close(self) -> None:
         for channel in self._channels:
             await channel.close()
+
+
+async def _scan_pages(page: Callable[[bytes], Awaitable[m.ScanResult]], start: bytes) -> dict[bytes, bytes]:
+    """Every item of a sealchain scan of up to `PAGE` keys from `start`, page after page (`page(first)`)
+    until a page comes back short."""
+    found: dict[bytes, bytes] = {}
+    while True:
+        items = (await page(start)).items
+        found.update((item.key, item.value) for item in items)
+        if len(items) < PAGE:
+            return found
+        start = items[-1].key + b"\0"
 
 
 def _require_committed(status: m.TxStatus) -> None:
